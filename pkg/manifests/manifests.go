@@ -1,0 +1,162 @@
+// Package manifests renders the embedded Kustomize tree in-process: one
+// environment (an overlay) or another named kustomization (e.g. monitoring).
+package manifests
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/layering-detection/kubectl-layering/embedded"
+)
+
+// root is where the tree sits inside the in-memory file system.
+const root = "/manifests"
+
+// Env is one deployable environment: an overlay and the namespace it deploys to.
+type Env struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+}
+
+// UnknownEnvError names an environment that has no overlay, with the known ones.
+type UnknownEnvError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownEnvError) Error() string {
+	return fmt.Sprintf("unknown environment %q: known environments are %s", e.Name, strings.Join(e.Known, ", "))
+}
+
+// Tree is a Kustomize tree held in memory; Embedded() is the plugin's own.
+type Tree struct {
+	fs filesys.FileSystem
+}
+
+var (
+	embeddedOnce sync.Once
+	embeddedTree *Tree
+	embeddedErr  error
+)
+
+// Embedded returns the tree compiled into the binary (loaded once per process).
+func Embedded() (*Tree, error) {
+	embeddedOnce.Do(func() { embeddedTree, embeddedErr = FromFS(embedded.Manifests, "manifests") })
+	return embeddedTree, embeddedErr
+}
+
+// FromFS copies dir of src into a new in-memory tree (tests build trees of their own).
+func FromFS(src fs.FS, dir string) (*Tree, error) {
+	mem := filesys.MakeFsInMemory()
+	err := fs.WalkDir(src, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(path.Join(root, strings.TrimPrefix(p, dir)), data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading manifests: %w", err)
+	}
+	return &Tree{fs: mem}, nil
+}
+
+// Envs lists the environments, one per overlay, sorted by name.
+func (t *Tree) Envs() ([]Env, error) {
+	entries, err := t.fs.ReadDir(path.Join(root, "overlays"))
+	if err != nil {
+		return nil, fmt.Errorf("listing overlays: %w", err)
+	}
+	var envs []Env
+	for _, name := range entries {
+		k, err := t.kustomization(path.Join(root, "overlays", name))
+		if err != nil {
+			return nil, err
+		}
+		if k.Namespace == "" {
+			return nil, fmt.Errorf("overlay %s sets no namespace", name)
+		}
+		envs = append(envs, Env{Name: name, Namespace: k.Namespace})
+	}
+	sort.Slice(envs, func(i, j int) bool { return envs[i].Name < envs[j].Name })
+	return envs, nil
+}
+
+// Env returns the named environment, or an *UnknownEnvError.
+func (t *Tree) Env(name string) (Env, error) {
+	envs, err := t.Envs()
+	if err != nil {
+		return Env{}, err
+	}
+	known := make([]string, 0, len(envs))
+	for _, e := range envs {
+		if e.Name == name {
+			return e, nil
+		}
+		known = append(known, e.Name)
+	}
+	return Env{}, &UnknownEnvError{Name: name, Known: known}
+}
+
+func (t *Tree) kustomization(dir string) (*types.Kustomization, error) {
+	data, err := t.fs.ReadFile(path.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var k types.Kustomization
+	if err := yaml.UnmarshalStrict(data, &k); err != nil {
+		return nil, fmt.Errorf("%s/kustomization.yaml: %w", dir, err)
+	}
+	return &k, nil
+}
+
+// RenderEnv builds the overlay of one environment.
+func (t *Tree) RenderEnv(env string) (resmap.ResMap, error) {
+	if _, err := t.Env(env); err != nil {
+		return nil, err
+	}
+	return t.Render(path.Join("overlays", env))
+}
+
+// Render builds the kustomization at dir, relative to the tree's root.
+func (t *Tree) Render(dir string) (resmap.ResMap, error) {
+	opts := krusty.MakeDefaultOptions()
+	// Strip kustomize's bookkeeping annotations: applied objects must carry only what we wrote.
+	opts.AddManagedbyLabel = false
+	m, err := krusty.MakeKustomizer(opts).Run(t.fs, path.Join(root, dir))
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// Objects converts a rendered ResMap into unstructured objects, in build order.
+func Objects(m resmap.ResMap) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	for _, r := range m.Resources() {
+		obj, err := r.Map()
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: obj})
+	}
+	if len(objs) == 0 {
+		return nil, errors.New("the build produced no objects")
+	}
+	return objs, nil
+}
