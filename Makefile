@@ -9,13 +9,16 @@ export CGO_ENABLED := 0
 export GONOSUMDB := k8s.io,sigs.k8s.io/metrics-server,github.com/external-secrets
 SERVICES := orchestrator layering wash-trading aggregator
 
-.PHONY: build test services images cluster cluster-down e2e bench lint clean
+.PHONY: build test check services images cluster cluster-down e2e bench dist clean
 
 build: ## the plugin, bin/kubectl-layering
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-layering ./cmd/kubectl-layering
 
 test: ## fast unit tests (no cluster)
 	go test ./...
+
+check: ## everything CI runs: unit tests, then e2e on a local cluster brought up and down around it
+	./test/check.sh
 
 services: ## the four reference services, bin/<service>-service
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(foreach s,$(SERVICES),./cmd/$(s)-service)
@@ -38,6 +41,15 @@ e2e: ## end-to-end tests against the running local cluster
 
 bench: ## benchmarks that print figures
 	go test -run '^$$' -bench . -benchtime 1x ./...
+
+dist: ## release archives for krew (.krew.yaml), dist/kubectl-layering_<os>_<arch>.tar.gz
+	@for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do \
+	  os=$${p%/*}; arch=$${p#*/}; d=dist/kubectl-layering_$${os}_$${arch}; mkdir -p $$d; \
+	  GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' -o $$d/kubectl-layering ./cmd/kubectl-layering || exit 1; \
+	  cp completion/kubectl_complete-layering LICENSE $$d/; \
+	  tar -C $$d -czf $$d.tar.gz kubectl-layering kubectl_complete-layering LICENSE; rm -rf $$d; \
+	  echo "$$d.tar.gz"; \
+	done
 
 clean:
 	rm -rf bin dist

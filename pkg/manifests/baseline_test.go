@@ -534,3 +534,51 @@ func asUnknown(err error, target **UnknownEnvError) bool {
 	}
 	return ok
 }
+
+// Requirement: Fluent Bit ships the containers' logs to the existing ECS log
+// groups /ecs/layering-detection/<service> with 7-day retention, through IRSA.
+func TestMonitoringShipsLogsToTheECSLogGroups(t *testing.T) {
+	tree, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tree.Render("monitoring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Objects(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := typedScheme(t)
+	r := rendered{}
+	for _, u := range objs {
+		typed, _ := s.New(u.GroupVersionKind())
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
+			t.Fatal(err)
+		}
+		r[u.GetKind()+"/"+u.GetName()] = typed
+	}
+	ds := get[*appsv1.DaemonSet](t, r, "DaemonSet", "fluent-bit")
+	eq(t, "namespace", ds.Namespace, "amazon-cloudwatch")
+	eq(t, "region", ds.Spec.Template.Spec.Containers[0].Env[0].Value, "us-east-1")
+	sa := get[*corev1.ServiceAccount](t, r, "ServiceAccount", ds.Spec.Template.Spec.ServiceAccountName)
+	eq(t, "IRSA role", sa.Annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::111122223333:role/layering-detection-fluent-bit")
+	var conf string
+	for _, v := range ds.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil {
+			cm := get[*corev1.ConfigMap](t, r, "ConfigMap", v.ConfigMap.Name)
+			conf = cm.Data["fluent-bit.conf"]
+		}
+	}
+	for _, want := range []string{
+		"Path              /var/log/containers/*_layering-detection-*_*.log",
+		"log_group_template  /ecs/layering-detection/$kubernetes['labels']['app.kubernetes.io/name']",
+		"log_stream_prefix   ecs/",
+		"log_retention_days  7",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("fluent-bit.conf lacks %q", want)
+		}
+	}
+}

@@ -135,10 +135,7 @@ func (t *Tree) RenderEnv(env string) (resmap.ResMap, error) {
 
 // Render builds the kustomization at dir, relative to the tree's root.
 func (t *Tree) Render(dir string) (resmap.ResMap, error) {
-	opts := krusty.MakeDefaultOptions()
-	// Strip kustomize's bookkeeping annotations: applied objects must carry only what we wrote.
-	opts.AddManagedbyLabel = false
-	m, err := krusty.MakeKustomizer(opts).Run(t.fs, path.Join(root, dir))
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(t.fs, path.Join(root, dir))
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", dir, err)
 	}
@@ -159,4 +156,17 @@ func Objects(m resmap.ResMap) ([]*unstructured.Unstructured, error) {
 		return nil, errors.New("the build produced no objects")
 	}
 	return objs, nil
+}
+
+// EnvList is the `envs` report: a JSON array of {name, namespace}, or a table.
+type EnvList []Env
+
+func (EnvList) Header() []string { return []string{"NAME", "NAMESPACE"} }
+
+func (l EnvList) Rows() [][]string {
+	rows := make([][]string, len(l))
+	for i, e := range l {
+		rows[i] = []string{e.Name, e.Namespace}
+	}
+	return rows
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// binary is the plugin built once for these tests: they run it as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kubectl-layering-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "kubectl-layering")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func run(t *testing.T, env []string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errOut.String(), code}
+}
+
+// Requirement: `envs -o json` prints [{"name": …, "namespace": …}] for every environment.
+func TestEnvsJSON(t *testing.T) {
+	r := run(t, nil, binary, "envs", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var envs []map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &envs); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	got := map[string]string{}
+	for _, e := range envs {
+		if len(e) != 2 {
+			t.Errorf("entry %v has fields other than name and namespace", e)
+		}
+		got[e["name"]] = e["namespace"]
+	}
+	for _, env := range []string{"dev", "staging", "prod", "local"} {
+		if got[env] != "layering-detection-"+env {
+			t.Errorf("env %s: namespace %q", env, got[env])
+		}
+	}
+}
+
+// Requirement: `render --env prod` prints the complete environment as YAML.
+func TestRenderProd(t *testing.T) {
+	r := run(t, nil, binary, "render", "--env", "prod")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"kind: Namespace", "name: layering-detection-prod", "kind: Deployment", "kind: ExternalSecret", "kind: Ingress", "kind: HorizontalPodAutoscaler"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("render output lacks %q", want)
+		}
+	}
+}
+
+// Requirement: an unknown env is a clear error that lists the known ones, exit 2, nothing on stdout.
+func TestUnknownEnvIsAClearError(t *testing.T) {
+	r := run(t, nil, binary, "render", "--env", "qa")
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	if r.stdout != "" {
+		t.Errorf("printed to stdout: %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, `unknown environment "qa"`) || !strings.Contains(r.stderr, "dev, local, prod, staging") {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+	if r := run(t, nil, binary, "envs", "-o", "xml"); r.code != 2 || !strings.Contains(r.stderr, "json, yaml") {
+		t.Errorf("unknown -o: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := run(t, nil, binary, "render", "--bogus"); r.code != 2 || !strings.Contains(r.stderr, "unknown flag: --bogus") {
+		t.Errorf("unknown flag: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// Requirement: the standard kubectl flags, help with examples, and shell completion of --env.
+func TestStandardFlagsHelpAndCompletion(t *testing.T) {
+	help := run(t, nil, binary, "--help").stdout
+	for _, flag := range []string{"--kubeconfig", "--context", "-n, --namespace", "Examples:", "kubectl layering render --env prod"} {
+		if !strings.Contains(help, flag) {
+			t.Errorf("--help lacks %q", flag)
+		}
+	}
+	r := run(t, nil, binary, "__complete", "render", "--env", "")
+	for _, env := range []string{"dev", "staging", "prod", "local"} {
+		if !strings.Contains(r.stdout, env+"\n") {
+			t.Errorf("completion of --env lacks %s: %q", env, r.stdout)
+		}
+	}
+	if r := run(t, nil, binary, "completion", "bash"); r.code != 0 || !strings.Contains(r.stdout, "bash completion") {
+		t.Errorf("completion bash: exit %d", r.code)
+	}
+}
+
+// Requirement: installed on PATH as kubectl-layering, it works as `kubectl layering …`.
+func TestRunsAsKubectlPlugin(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	path := "PATH=" + filepath.Dir(binary) + string(os.PathListSeparator) + os.Getenv("PATH")
+	r := run(t, []string{path}, kubectl, "layering", "envs")
+	if r.code != 0 || !strings.Contains(r.stdout, "layering-detection-prod") {
+		t.Errorf("kubectl layering envs: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// Requirement: colour only on a terminal: piped output carries no escape codes.
+func TestNoColourWhenPiped(t *testing.T) {
+	r := run(t, []string{"CLICOLOR_FORCE="}, binary, "envs")
+	if strings.Contains(r.stdout, "\x1b[") {
+		t.Errorf("escape codes in piped output: %q", r.stdout)
+	}
+}
