@@ -15,7 +15,8 @@ import (
 )
 
 // Exit codes, documented in --help: 0 success, 1 the operation failed,
-// 2 it could not run (bad input, unreachable cluster, missing prerequisite).
+// 2 it could not run (bad input, unreachable cluster, missing prerequisite),
+// 130 interrupted (Ctrl-C).
 const (
 	exitOK        = 0
 	exitFailed    = 1
@@ -36,9 +37,16 @@ func main() {
 	if err == nil {
 		os.Exit(exitOK)
 	}
+	if errors.Is(err, errChanges) {
+		os.Exit(exitFailed) // diff found changes: not an error to print
+	}
 	fmt.Fprintln(os.Stderr, "error:", err)
 	var cr cannotRun
-	if errors.As(err, &cr) {
+	var intr interrupted
+	switch {
+	case errors.As(err, &intr):
+		os.Exit(exitInterrupted)
+	case errors.As(err, &cr):
 		os.Exit(exitCannotRun)
 	}
 	os.Exit(exitFailed)

@@ -148,3 +148,50 @@ func TestNoColourWhenPiped(t *testing.T) {
 		t.Errorf("escape codes in piped output: %q", r.stdout)
 	}
 }
+
+// Requirement: a wrong kubeconfig or an unreachable API server is a clear
+// error (what is wrong, what to check), exit 2, and nothing is attempted.
+func TestDeployWithoutACluster(t *testing.T) {
+	r := run(t, nil, binary, "deploy", "--env", "local", "--kubeconfig", filepath.Join(t.TempDir(), "missing"))
+	if r.code != 2 || !strings.Contains(r.stderr, "kubeconfig") || !strings.Contains(r.stderr, "--context") {
+		t.Errorf("missing kubeconfig: exit %d, stderr %q", r.code, r.stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(bad, []byte("this: is: not a kubeconfig"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, nil, binary, "deploy", "--env", "local", "--kubeconfig", bad); r.code != 2 || !strings.Contains(r.stderr, "kubeconfig") {
+		t.Errorf("malformed kubeconfig: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A port nothing listens on: refused at once.
+	r = run(t, nil, binary, "deploy", "--env", "local", "--server", "https://127.0.0.1:9", "--insecure-skip-tls-verify")
+	if r.code != 2 || !strings.Contains(r.stderr, "cannot reach the Kubernetes API server at https://127.0.0.1:9") {
+		t.Errorf("unreachable server: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("unreachable server: printed %q", r.stdout)
+	}
+}
+
+// Requirement: `latest` or an untagged image is refused for prod, before any cluster is contacted.
+func TestProdRefusesUnpinnedImages(t *testing.T) {
+	for _, args := range [][]string{
+		{"--image-tag", "latest"},
+		{"--image", "orchestrator=registry.example/layering-detection-orchestrator"},
+	} {
+		r := run(t, nil, binary, append([]string{"deploy", "--env", "prod", "--dry-run=client"}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "prod refuses untagged or latest images") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	r := run(t, nil, binary, "deploy", "--env", "prod", "--dry-run=client", "--image-tag", "1.4.2", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, "layering-detection-orchestrator:1.4.2") {
+		t.Errorf("pinned tag: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, nil, binary, "deploy", "--env", "dev", "--dry-run=client", "--image-tag", "latest"); r.code != 0 {
+		t.Errorf("dev may run latest: exit %d %s", r.code, r.stderr)
+	}
+	if r := run(t, nil, binary, "deploy", "--env", "prod", "--dry-run=client", "--image", "billing=x:1"); r.code != 2 || !strings.Contains(r.stderr, `unknown service "billing"`) {
+		t.Errorf("unknown service: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -19,13 +19,17 @@ The plugin carries the platform's Kustomize manifests for every environment
 (see "kubectl layering envs") and the commands to deploy, verify and roll them back.
 
 Exit codes: 0 success, 1 the operation failed, 2 it could not run
-(bad input, unreachable cluster, missing prerequisite).`
+(bad input, unreachable cluster, missing prerequisite, environment busy),
+130 interrupted (Ctrl-C).`
 
 const rootExample = `  # The environments and their namespaces
   kubectl layering envs
 
   # The complete manifests of production, as they would be applied
-  kubectl layering render --env prod`
+  kubectl layering render --env prod
+
+  # Deploy production and wait until it is healthy
+  kubectl layering deploy --env prod`
 
 func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	// The standard kubectl flags (--kubeconfig, --context, -n, --as, ...), from cli-runtime.
@@ -49,6 +53,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(
 		newEnvsCommand(streams),
 		newRenderCommand(streams),
+		newDeployCommand(streams, kubeFlags),
+		newDiffCommand(streams, kubeFlags),
 		newVersionCommand(streams),
 	)
 	return root

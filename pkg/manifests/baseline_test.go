@@ -271,8 +271,11 @@ func checkService(t *testing.T, r rendered, env envExpectation, svc serviceBasel
 
 	// Rollouts without 5xx: the pod keeps serving until the ALB has deregistered
 	// it (deregistration delay 30 s), then has time to finish in-flight work.
+	// The local cluster has no ALB: only a short drain.
 	preStop := c.Lifecycle.PreStop.Sleep.Seconds
-	if preStop <= 30 {
+	if !env.eks {
+		eq(t, "local preStop", preStop, int64(2))
+	} else if preStop <= 30 {
 		t.Errorf("preStop sleep %ds does not outlast the ALB deregistration delay (30s)", preStop)
 	}
 	if grace := *pod.Spec.TerminationGracePeriodSeconds; grace < preStop+30 {

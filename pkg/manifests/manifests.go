@@ -42,6 +42,7 @@ func (e *UnknownEnvError) Error() string {
 
 // Tree is a Kustomize tree held in memory; Embedded() is the plugin's own.
 type Tree struct {
+	mu sync.Mutex // guards fs: renders with overrides write a wrapper kustomization
 	fs filesys.FileSystem
 }
 
@@ -125,32 +126,64 @@ func (t *Tree) kustomization(dir string) (*types.Kustomization, error) {
 	return &k, nil
 }
 
-// RenderEnv builds the overlay of one environment.
-func (t *Tree) RenderEnv(env string) (resmap.ResMap, error) {
+// RenderEnv builds the overlay of one environment, with images replaced by
+// Kustomize's images transformer (Image.Name is the image as the overlay renders it).
+func (t *Tree) RenderEnv(env string, images ...types.Image) (resmap.ResMap, error) {
 	if _, err := t.Env(env); err != nil {
 		return nil, err
 	}
-	return t.Render(path.Join("overlays", env))
+	dir := path.Join("overlays", env)
+	if len(images) == 0 {
+		return t.Render(dir)
+	}
+	wrapper := types.Kustomization{
+		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources: []string{"../../" + dir},
+		Images:    images,
+	}
+	data, err := yaml.Marshal(wrapper)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	wrapperDir := path.Join(root, "overrides", env)
+	if err := t.fs.WriteFile(path.Join(wrapperDir, "kustomization.yaml"), data); err != nil {
+		return nil, err
+	}
+	return t.build(wrapperDir, dir)
 }
 
 // Render builds the kustomization at dir, relative to the tree's root.
 func (t *Tree) Render(dir string) (resmap.ResMap, error) {
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(t.fs, path.Join(root, dir))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.build(path.Join(root, dir), dir)
+}
+
+func (t *Tree) build(abs, name string) (resmap.ResMap, error) {
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(t.fs, abs)
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", dir, err)
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
 	}
 	return m, nil
 }
 
 // Objects converts a rendered ResMap into unstructured objects, in build order.
+// Through JSON: kustomize's own maps hold Go ints, which unstructured objects
+// (DeepCopy, the dynamic client) do not accept.
 func Objects(m resmap.ResMap) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	for _, r := range m.Resources() {
-		obj, err := r.Map()
+		data, err := r.MarshalJSON()
 		if err != nil {
 			return nil, err
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: obj})
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.CurId(), err)
+		}
+		objs = append(objs, u)
 	}
 	if len(objs) == 0 {
 		return nil, errors.New("the build produced no objects")

@@ -240,3 +240,20 @@ func TestValidatorsRejectInvalidObjects(t *testing.T) {
 		t.Error("strict decoding accepted a SecretStore with a misspelt field")
 	}
 }
+
+// Requirement: rendered objects are usable as client-go objects (deep-copyable,
+// JSON-typed values), as deploy and the dynamic client need them.
+func TestObjectsAreDeepCopyable(t *testing.T) {
+	for _, dir := range allTargets {
+		for _, u := range render(t, dir) {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s: %s %s cannot be deep-copied: %v", dir, u.GetKind(), u.GetName(), r)
+					}
+				}()
+				_ = u.DeepCopy()
+			}()
+		}
+	}
+}

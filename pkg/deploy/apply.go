@@ -1,0 +1,181 @@
+// Package deploy applies a rendered environment to a cluster.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+)
+
+// FieldManager owns every field the plugin applies, so re-applies are
+// idempotent and conflicts with other writers are visible.
+const FieldManager = "kubectl-layering"
+
+// Phase orders objects so that what others depend on exists first.
+type Phase int
+
+const (
+	PhaseNamespace Phase = iota // namespaces
+	PhaseConfig                 // accounts, config, secrets and secret sync, storage
+	PhaseWorkload               // deployments, services, disruption budgets
+	PhaseScaling                // autoscalers, once their targets exist
+	PhaseNetwork                // ingress and network policies, once backends exist
+)
+
+var phaseNames = map[Phase]string{PhaseNamespace: "namespace", PhaseConfig: "config and storage", PhaseWorkload: "workloads", PhaseScaling: "autoscalers", PhaseNetwork: "ingress and network policies"}
+
+func (p Phase) String() string { return phaseNames[p] }
+
+// PhaseOf places a kind in its phase.
+func PhaseOf(kind string) Phase {
+	switch kind {
+	case "Namespace", "CustomResourceDefinition":
+		return PhaseNamespace
+	case "Deployment", "StatefulSet", "DaemonSet", "Service", "PodDisruptionBudget":
+		return PhaseWorkload
+	case "HorizontalPodAutoscaler":
+		return PhaseScaling
+	case "Ingress", "NetworkPolicy":
+		return PhaseNetwork
+	}
+	return PhaseConfig
+}
+
+// DryRun selects where an apply is evaluated.
+type DryRun string
+
+const (
+	DryRunNone   DryRun = ""
+	DryRunServer DryRun = "server" // validated and admitted by the API server, persisted nowhere
+)
+
+// Applier server-side applies objects through the dynamic client.
+type Applier struct {
+	Client dynamic.Interface
+	Mapper meta.RESTMapper
+	DryRun DryRun
+}
+
+// Action is what applying did to one object.
+type Action string
+
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Failed     Action = "failed"
+	NotApplied Action = "not applied" // a phase before it failed, or the deploy was interrupted
+)
+
+// ApplyResult is the outcome of applying one object.
+type ApplyResult struct {
+	Object *unstructured.Unstructured // as the server returned it
+	Action Action
+	Err    error
+}
+
+// Apply applies objs phase by phase, concurrently within a phase, and stops
+// after the first phase with a failure (later phases depend on earlier ones).
+// Results keep the order of objs; objects of phases never reached have none.
+func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) ([]ApplyResult, error) {
+	results := make([]ApplyResult, len(objs))
+	for i := range results {
+		results[i].Action = NotApplied
+	}
+	byPhase := map[Phase][]int{}
+	for i, o := range objs {
+		p := PhaseOf(o.GetKind())
+		byPhase[p] = append(byPhase[p], i)
+	}
+	phases := make([]Phase, 0, len(byPhase))
+	for p := range byPhase {
+		phases = append(phases, p)
+	}
+	sort.Slice(phases, func(i, j int) bool { return phases[i] < phases[j] })
+	for _, p := range phases {
+		var wg sync.WaitGroup
+		for _, i := range byPhase[p] {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				live, action, err := a.applyOne(ctx, objs[i])
+				results[i] = ApplyResult{Object: live, Action: action, Err: err}
+			}(i)
+		}
+		wg.Wait()
+		var errs []error
+		for _, i := range byPhase[p] {
+			if err := results[i].Err; err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", objs[i].GetKind(), objs[i].GetName(), err))
+			}
+		}
+		if len(errs) > 0 {
+			return results, fmt.Errorf("applying %s: %w", p, errors.Join(errs...))
+		}
+	}
+	return results, nil
+}
+
+func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, Action, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, NotApplied, err
+	}
+	gvk := obj.GroupVersionKind()
+	mapping, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, Failed, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
+	}
+	var client dynamic.ResourceInterface = a.Client.Resource(mapping.Resource)
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		client = a.Client.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+	}
+	before, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		before = nil
+	} else if err != nil {
+		return nil, Failed, err
+	}
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	if a.DryRun == DryRunServer {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	live, err := client.Apply(ctx, obj.GetName(), obj, opts)
+	switch {
+	case err != nil:
+		return nil, Failed, err
+	case before == nil:
+		return live, Created, nil
+	case a.DryRun == DryRunNone && live.GetResourceVersion() == before.GetResourceVersion():
+		return live, Unchanged, nil
+	case a.DryRun != DryRunNone && equality.Semantic.DeepEqual(Normalize(before).Object, Normalize(live).Object):
+		// A dry run persists nothing, so the resourceVersion cannot tell.
+		return live, Unchanged, nil
+	}
+	return live, Configured, nil
+}
+
+// Normalize returns a copy of o without what the server alone maintains
+// (status, bookkeeping metadata), for comparing intent.
+func Normalize(o *unstructured.Unstructured) *unstructured.Unstructured {
+	c := o.DeepCopy()
+	unstructured.RemoveNestedField(c.Object, "status")
+	for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"} {
+		unstructured.RemoveNestedField(c.Object, "metadata", f)
+	}
+	annotations := c.GetAnnotations()
+	delete(annotations, "deployment.kubernetes.io/revision")
+	if len(annotations) == 0 {
+		annotations = nil
+	}
+	c.SetAnnotations(annotations)
+	return c
+}

@@ -1,0 +1,411 @@
+//go:build e2e
+
+// `kubectl layering deploy` against the local cluster (issue 5), run through
+// the real binary as an operator would.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+)
+
+var (
+	pluginOnce sync.Once
+	pluginPath string
+	pluginErr  error
+)
+
+// plugin builds bin-less kubectl-layering once for the e2e run.
+func plugin(t *testing.T) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kubectl-layering-e2e")
+		if err != nil {
+			pluginErr = err
+			return
+		}
+		pluginPath = filepath.Join(dir, "kubectl-layering")
+		build := exec.Command("go", "build", "-o", pluginPath, "./cmd/kubectl-layering")
+		build.Dir = clusterRepoRoot(t)
+		if out, err := build.CombinedOutput(); err != nil {
+			pluginErr = errors.New(string(out))
+		}
+	})
+	if pluginErr != nil {
+		t.Fatalf("building the plugin: %v", pluginErr)
+	}
+	return pluginPath
+}
+
+type pluginRun struct {
+	stdout, stderr string
+	code           int
+}
+
+func runPlugin(ctx context.Context, t *testing.T, args ...string) pluginRun {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, plugin(t), append(args, "--kubeconfig", clusterKubeconfigPath(t))...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return pluginRun{out.String(), errOut.String(), code}
+}
+
+// startPlugin starts a deploy and returns once its stderr shows it is waiting for health.
+func startPlugin(ctx context.Context, t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, plugin(t), append(args, "--kubeconfig", clusterKubeconfigPath(t))...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout = &out
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{})
+	var once sync.Once
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			errOut.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "deployment/") {
+				once.Do(func() { close(waiting) })
+			}
+		}
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("deploy never started waiting:\n%s", errOut.String())
+	}
+	return cmd, &out, &errOut
+}
+
+func exitCode(err error) int {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func deleteNamespace(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, ns string) {
+	t.Helper()
+	err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		t.Fatalf("namespace %s not gone: %v", ns, err)
+	}
+}
+
+// deployResult is the part of `deploy -o json` the tests read.
+type deployResult struct {
+	Healthy  bool     `json:"healthy"`
+	Revision int      `json:"revision"`
+	Pruned   []string `json:"pruned"`
+	Objects  []struct {
+		Object string `json:"object"`
+		Action string `json:"action"`
+	} `json:"objects"`
+	Failures []deploy.Failure `json:"failures"`
+	Error    string           `json:"error"`
+}
+
+func deployJSON(ctx context.Context, t *testing.T, args ...string) (deployResult, pluginRun) {
+	t.Helper()
+	r := runPlugin(ctx, t, append([]string{"deploy", "--env", "local", "-o", "json"}, args...)...)
+	var res deployResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("deploy -o json (exit %d): %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	return res, r
+}
+
+func mustDeployHealthy(ctx context.Context, t *testing.T, args ...string) deployResult {
+	t.Helper()
+	res, r := deployJSON(ctx, t, args...)
+	if r.code != 0 || !res.Healthy {
+		t.Fatalf("deploy %v: exit %d, healthy %v\n%s", args, r.code, res.Healthy, r.stderr)
+	}
+	return res
+}
+
+// Requirement: re-deploying unchanged manifests changes nothing: every object
+// is reported unchanged, no object's spec (generation) changes, and no object
+// without a status (ConfigMaps, Secrets, Services, accounts, volumes) gets a new resourceVersion.
+func testRedeployIsANoOp(ctx context.Context, t *testing.T, cfg *rest.Config) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applier := platformApplier(t, cfg, deploy.DryRunNone)
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		for _, o := range renderEnv(t, "local") {
+			gvk := o.GroupVersionKind()
+			m, err := applier.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			live, err := dyn.Resource(m.Resource).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			version := "resourceVersion " + live.GetResourceVersion()
+			switch o.GetKind() {
+			case "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget":
+				// Controllers rewrite their status all the time; their spec is what deploy must not touch.
+				version = "generation " + strconv.FormatInt(live.GetGeneration(), 10)
+			}
+			out[deploy.Key(o)] = version
+		}
+		return out
+	}
+	before := snapshot()
+	res := mustDeployHealthy(ctx, t)
+	for _, o := range res.Objects {
+		if o.Action != "unchanged" {
+			t.Errorf("re-deploy: %s %s, want unchanged", o.Object, o.Action)
+		}
+	}
+	if len(res.Pruned) > 0 {
+		t.Errorf("re-deploy pruned %v", res.Pruned)
+	}
+	after := snapshot()
+	for key, v := range before {
+		if after[key] != v {
+			t.Errorf("re-deploy changed %s: %s -> %s", key, v, after[key])
+		}
+	}
+}
+
+// Requirement: an image change rolls out, and the replica count the HPA owns is left alone.
+func testImageChangeRollsOut(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
+	// A second tag of the same image, so that the rollout is real but cheap.
+	sock := filepath.Join(clusterRepoRoot(t), ".local-cluster", "containerd", "containerd.sock")
+	from, to := "docker.io/library/layering-detection-orchestrator:0.1.0", "docker.io/library/layering-detection-orchestrator:0.1.0-e2e"
+	if out, err := exec.Command("ctr", "-a", sock, "-n", "k8s.io", "images", "tag", "--force", from, to).CombinedOutput(); err != nil {
+		t.Fatalf("ctr images tag: %v\n%s", err, out)
+	}
+	const name = "layering-detection-orchestrator"
+	// The HPA's choice, simulated: a replica count the manifests do not have.
+	scale, err := cs.AppsV1().Deployments(localNamespace).GetScale(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 2
+	if _, err := cs.AppsV1().Deployments(localNamespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	res := mustDeployHealthy(ctx, t, "--image", "orchestrator=layering-detection-orchestrator:0.1.0-e2e")
+	d, err := cs.AppsV1().Deployments(localNamespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != "layering-detection-orchestrator:0.1.0-e2e" {
+		t.Errorf("image = %s after the change", got)
+	}
+	if !deploymentAvailable(d) || d.Status.UpdatedReplicas != *d.Spec.Replicas {
+		t.Errorf("rollout not complete: %+v", d.Status)
+	}
+	if *d.Spec.Replicas != 2 {
+		t.Errorf("deploy reset the autoscaler's replica count to %d, want 2", *d.Spec.Replicas)
+	}
+	if res.Revision < 2 {
+		t.Errorf("revision %d after a second deploy", res.Revision)
+	}
+	mustDeployHealthy(ctx, t) // back to the manifests' image
+}
+
+// Requirement: an object a previous deploy applied and the manifests no longer
+// contain is pruned; a foreign object with the same labels survives.
+func testPrune(ctx context.Context, t *testing.T, cfg *rest.Config, cs *kubernetes.Clientset) {
+	labels := map[string]any{"app.kubernetes.io/managed-by": "kubectl-layering", "layering-detection.io/environment": "local"}
+	obsolete := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "layering-detection-obsolete", "namespace": localNamespace, "labels": labels},
+		"data":     map[string]any{"from": "an earlier version of the manifests"},
+	}}
+	if _, err := platformApplier(t, cfg, deploy.DryRunNone).Apply(ctx, []*unstructured.Unstructured{obsolete}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "layering-detection-foreign", Namespace: localNamespace,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-layering", "layering-detection.io/environment": "local"}}}
+	if _, err := cs.CoreV1().ConfigMaps(localNamespace).Create(ctx, foreign, metav1.CreateOptions{FieldManager: "someone-else"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.CoreV1().ConfigMaps(localNamespace).Delete(context.Background(), foreign.Name, metav1.DeleteOptions{})
+	})
+
+	res := mustDeployHealthy(ctx, t)
+	if len(res.Pruned) != 1 || res.Pruned[0] != "configmap/layering-detection-obsolete" {
+		t.Errorf("pruned %v, want [configmap/layering-detection-obsolete]", res.Pruned)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(localNamespace).Get(ctx, obsolete.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the obsolete ConfigMap survived: %v", err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(localNamespace).Get(ctx, foreign.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("the foreign ConfigMap was pruned: %v", err)
+	}
+}
+
+// Requirement: a broken image fails the deploy within the timeout, naming the
+// Deployment and the container's reason; the running version keeps serving.
+func testBrokenImage(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
+	start := time.Now()
+	res, r := deployJSON(ctx, t, "--timeout", "2m", "--image", "aggregator=layering-detection-aggregator:0.0.0-missing")
+	if r.code != 1 || res.Healthy {
+		t.Fatalf("deploy of a missing image: exit %d, healthy %v\n%s", r.code, res.Healthy, r.stderr)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Minute+15*time.Second {
+		t.Errorf("failed after %s, past its 2m timeout", elapsed)
+	}
+	found := false
+	for _, f := range res.Failures {
+		if f.Object == "deployment/layering-detection-aggregator" &&
+			(strings.Contains(f.Reason, "ErrImagePull") || strings.Contains(f.Reason, "ImagePullBackOff") || strings.Contains(f.Reason, "ErrImageNeverPull")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("failures do not name the aggregator's image pull: %+v", res.Failures)
+	}
+	if !strings.Contains(r.stderr, "layering-detection-aggregator") {
+		t.Errorf("stderr does not name the failing Deployment:\n%s", r.stderr)
+	}
+	d, err := cs.AppsV1().Deployments(localNamespace).Get(ctx, "layering-detection-aggregator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status.AvailableReplicas < 1 {
+		t.Error("the broken rollout took the running aggregator down (maxUnavailable must be 0)")
+	}
+	mustDeployHealthy(ctx, t) // repair
+}
+
+// Requirement: while one deploy runs, a second to the same environment fails at
+// once naming the holder; Ctrl-C stops the first cleanly, says what was applied,
+// releases the lease, and a re-run converges.
+func testConcurrentDeploys(ctx context.Context, t *testing.T) {
+	// The pause image never answers /health: this deploy waits until interrupted.
+	first, out, errOut := startPlugin(ctx, t, "deploy", "--env", "local", "--timeout", "5m", "-o", "json",
+		"--image", "orchestrator=registry.k8s.io/pause:3.10")
+
+	second := runPlugin(ctx, t, "deploy", "--env", "local")
+	if second.code != 2 || !strings.Contains(second.stderr, "another deploy holds this environment") ||
+		!strings.Contains(second.stderr, "pid "+strconv.Itoa(first.Process.Pid)) {
+		t.Errorf("second deploy: exit %d, stderr:\n%s", second.code, second.stderr)
+	}
+
+	if err := first.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 130 {
+			t.Errorf("interrupted deploy exited %d, want 130\n%s", code, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = first.Process.Kill()
+		t.Fatal("deploy did not stop within 30s of Ctrl-C")
+	}
+	var res deployResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("the interrupted deploy printed no result: %v\n%s", err, out.String())
+	}
+	applied := 0
+	for _, o := range res.Objects {
+		if o.Action != "not applied" {
+			applied++
+		}
+	}
+	if applied == 0 || !strings.Contains(res.Error, "interrupted") {
+		t.Errorf("interrupted deploy reports %d objects applied, error %q", applied, res.Error)
+	}
+	lease, err := clusterClient(t).CoordinationV1().Leases(localNamespace).Get(ctx, deploy.LeaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
+		t.Errorf("the lease is still held by %s after Ctrl-C", *lease.Spec.HolderIdentity)
+	}
+	mustDeployHealthy(ctx, t) // a re-run converges
+}
+
+// Requirement: a missing prerequisite fails preflight, names it with how to
+// install it, and writes nothing.
+func TestDeployPreflightMissingPrerequisites(t *testing.T) {
+	ctx := clusterCtx(t, 2*time.Minute)
+	r := runPlugin(ctx, t, "deploy", "--env", "dev")
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	for _, want := range []string{"preflight failed, nothing was applied", "CSI driver efs.csi.aws.com", "aws-efs-csi-driver", "IngressClass alb", "AWS Load Balancer Controller"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	dyn, err := dynamic.NewForConfig(platformConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gvr := range []schema.GroupVersionResource{{Version: "v1", Resource: "namespaces"}, {Version: "v1", Resource: "persistentvolumes"}} {
+		list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: "layering-detection.io/environment=dev"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) > 0 {
+			t.Errorf("preflight failure wrote %s %s", gvr.Resource, list.Items[0].GetName())
+		}
+	}
+}
