@@ -25,8 +25,10 @@ services: ## the four reference services, bin/<service>-service
 
 images: services ## image archives, bin/images/<service>.tar, named like the ECR repositories
 	@for s in $(SERVICES); do \
+	  case $$s in orchestrator) p=8000;; layering) p=8001;; wash-trading) p=8002;; aggregator) p=8003;; esac; \
 	  go run ./tools/mkimage -tag layering-detection-$$s:$(VERSION) -out bin/images/$$s.tar \
-	    -file bin/$$s-service=/$$s-service -user 1000:1000 -label org.opencontainers.image.version=$(VERSION) || exit 1; \
+	    -file bin/$$s-service=/$$s-service -user 1000:1000 -port $$p/tcp \
+	    -label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.title=layering-detection-$$s || exit 1; \
 	  echo "bin/images/$$s.tar  layering-detection-$$s:$(VERSION)"; \
 	done
 

@@ -203,7 +203,7 @@ func namespaceEvents(ctx context.Context, cs *kubernetes.Clientset, ns string) s
 // logs volumes with account ids pseudonymized with the local salt. The
 // orchestrator reaches the other three by their Service DNS names.
 func testPipeline(ctx context.Context, t *testing.T, cfg *rest.Config, cs *kubernetes.Clientset) {
-	data := filepath.Join(clusterRepoRoot(t), "..", "shared", "data")
+	data := filepath.Join(clusterRepoRoot(t), "services", "testdata") // a byte-exact copy of shared/data
 	input, err := os.ReadFile(filepath.Join(data, "transactions.csv"))
 	if err != nil {
 		t.Fatal(err)

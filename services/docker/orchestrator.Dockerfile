@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# layering-detection-orchestrator: the orchestrator service (port 8000) FROM scratch, a static
+# binary running as uid/gid 1000. Build from the repository root:
+#
+#   docker build -f services/docker/orchestrator.Dockerfile --build-arg VERSION=$(cat VERSION) \
+#     -t layering-detection-orchestrator:$(cat VERSION) .
+#
+# `make images` builds the same image without a Docker engine (tools/mkimage).
+# The root file system may be read-only: the service writes only to the
+# mounted OUTPUT_DIR and LOGS_DIR (aggregator), never to /tmp.
+ARG GO_VERSION=1.24
+FROM golang:${GO_VERSION} AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/layering-detection/kubectl-layering/pkg/version.Version=${VERSION}" \
+      -o /out/orchestrator-service ./cmd/orchestrator-service \
+ && mkdir -m 1777 /out/tmp
+
+FROM scratch
+COPY --from=build /out/tmp /tmp
+COPY --from=build /out/orchestrator-service /orchestrator-service
+USER 1000:1000
+ENV PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 CMD ["/orchestrator-service", "-healthcheck"]
+ENTRYPOINT ["/orchestrator-service"]

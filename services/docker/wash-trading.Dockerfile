@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# layering-detection-wash-trading: the wash-trading service (port 8002) FROM scratch, a static
+# binary running as uid/gid 1000. Build from the repository root:
+#
+#   docker build -f services/docker/wash-trading.Dockerfile --build-arg VERSION=$(cat VERSION) \
+#     -t layering-detection-wash-trading:$(cat VERSION) .
+#
+# `make images` builds the same image without a Docker engine (tools/mkimage).
+# The root file system may be read-only: the service writes only to the
+# mounted OUTPUT_DIR and LOGS_DIR (aggregator), never to /tmp.
+ARG GO_VERSION=1.24
+FROM golang:${GO_VERSION} AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/layering-detection/kubectl-layering/pkg/version.Version=${VERSION}" \
+      -o /out/wash-trading-service ./cmd/wash-trading-service \
+ && mkdir -m 1777 /out/tmp
+
+FROM scratch
+COPY --from=build /out/tmp /tmp
+COPY --from=build /out/wash-trading-service /wash-trading-service
+USER 1000:1000
+ENV PORT=8002
+EXPOSE 8002
+HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 CMD ["/wash-trading-service", "-healthcheck"]
+ENTRYPOINT ["/wash-trading-service"]
