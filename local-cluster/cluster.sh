@@ -17,7 +17,8 @@
 #                              (outside the repo: a fresh clone on the same machine reuses them)
 #   runtime state              <repo>/.local-cluster/ (gitignored; removed by `down`, except logs/)
 #   admin kubeconfig           <repo>/.local-cluster/kubeconfig (server https://127.0.0.1:6443)
-#   local volume data          <repo>/.local-cluster/volumes/
+#   local volume data          <repo>/.local-cluster/volumes/{input,output,logs} (uid/gid 1000),
+#                              linked as /var/lib/kubectl-layering/local-volumes for the local overlay's hostPath PVs
 #
 # Must run as root: it manages iptables, mounts, network links and containerd.
 set -Eeuo pipefail
@@ -60,11 +61,19 @@ PIDS=$STATE/pids
 PKI=$STATE/pki
 SOCK=$STATE/containerd/containerd.sock
 KUBECONFIG_ADMIN=$STATE/kubeconfig
+# Data of static local/hostPath PersistentVolumes lives in the state dir; the local
+# overlay's hostPath PVs name the fixed path HOST_VOLUMES (manifests cannot know
+# where the repo is cloned), which is a symlink to it while the cluster is up.
+VOLUMES=$STATE/volumes
+HOST_VOLUMES=/var/lib/kubectl-layering/local-volumes
+VOLUME_DIRS=(input output logs) # embedded/manifests/components/local/persistent-volumes.yaml
+VOLUME_OWNER=1000:1000          # the services' uid/gid, like the EFS access points
 LOCK=/run/lock/kubectl-layering-local-cluster.lock
 
-export PATH=/usr/local/go/bin:/usr/sbin:/sbin:$PATH
+# $BIN last: a kubectl is built there only when the machine has none.
+export PATH=/usr/local/go/bin:/usr/sbin:/sbin:$PATH:$BIN
 # The proxy has no checksum-database entries for these modules (go.sum is committed).
-export GONOSUMDB=${GONOSUMDB:-k8s.io,sigs.k8s.io/metrics-server} CGO_ENABLED=0
+export GONOSUMDB=k8s.io,sigs.k8s.io/metrics-server${GONOSUMDB:+,$GONOSUMDB} CGO_ENABLED=0
 export DEBIAN_FRONTEND=noninteractive
 APT_PACKAGES=(containerd runc containernetworking-plugins etcd-server conntrack iptables iproute2 socat openssl curl util-linux procps ca-certificates)
 
@@ -127,26 +136,34 @@ start_proc() { # start_proc NAME CMD...
 	local exe
 	exe=$(readlink -f "$(command -v "$1")")
 	# setsid: own session, so the component outlives `make` and no terminal signal reaches it.
-	setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+	# 9>&-: the component must not inherit (and so hold) our lock.
+	setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 9>&- &
 	echo "$! $exe" >"$PIDS/$name"
 }
 proc_pid() { # proc_pid NAME -> pid if that process is alive and still runs the recorded exe
 	local pid exe
 	[ -f "$PIDS/$1" ] || return 1
 	read -r pid exe <"$PIDS/$1" || return 1
-	[ -n "$pid" ] && [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && echo "$pid"
+	[ -n "$pid" ] && [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null || true)" = "$exe" ] && echo "$pid"
 }
 alive() { proc_pid "$1" >/dev/null; }
+# running PID: the process exists and is not a zombie (our components are
+# reparented to PID 1 once cluster.sh exits, which may reap them late).
+running() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null || true)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
 stop_proc() { # stop_proc NAME: SIGTERM, wait up to 10s, then SIGKILL
-	local pid i
+	local pid i how=SIGTERM
 	if pid=$(proc_pid "$1"); then
 		kill "$pid" 2>/dev/null || true
 		for ((i = 0; i < 40; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
+			running "$pid" || break
 			sleep 0.25
 		done
-		kill -9 "$pid" 2>/dev/null || true
-		printf '           stopped %s (pid %s)\n' "$1" "$pid"
+		if running "$pid" && kill -9 "$pid" 2>/dev/null; then how=SIGKILL; fi
+		printf '           stopped %s (pid %s, %s, %ss)\n' "$1" "$pid" "$how" "$(awk -v n="$i" 'BEGIN { print n / 4 }')"
 	fi
 	rm -f "$PIDS/$1"
 }
@@ -159,7 +176,7 @@ wait_until() {
 	for ((i = 0; i < secs * 4; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
 		if [ -n "$comp" ] && ! alive "$comp"; then
-			STEP_LOGS+=("$LOGS/$comp.log")
+			[[ " ${STEP_LOGS[*]} " == *" $LOGS/$comp.log "* ]] || STEP_LOGS+=("$LOGS/$comp.log")
 			die "$comp exited while waiting for: $what"
 		fi
 		sleep 0.25
@@ -383,7 +400,7 @@ EOF
 }
 
 configs() {
-	mkdir -p "$STATE/containerd" "$STATE/cni/net.d" "$STATE/cni/ipam" "$STATE/kubelet" "$STATE/pod-logs" "$STATE/volumes"
+	mkdir -p "$STATE/containerd" "$STATE/cni/net.d" "$STATE/cni/ipam" "$STATE/kubelet" "$STATE/pod-logs"
 	cat >"$STATE/containerd/config.toml" <<EOF
 version = 2
 root = "$STATE/containerd/root"
@@ -472,6 +489,23 @@ iptables: {syncPeriod: 10s, minSyncPeriod: 0s}
 EOF
 }
 
+host_volumes() {
+	step "local volumes"
+	local d
+	for d in "${VOLUME_DIRS[@]}"; do
+		mkdir -p "$VOLUMES/$d"
+		chown "$VOLUME_OWNER" "$VOLUMES/$d"
+		chmod 0775 "$VOLUMES/$d"
+	done
+	mkdir -p "$(dirname "$HOST_VOLUMES")"
+	if [ -d "$HOST_VOLUMES" ] && [ ! -L "$HOST_VOLUMES" ]; then
+		# A real directory (not ours): take it over only when empty.
+		rmdir "$HOST_VOLUMES" 2>/dev/null || die "$HOST_VOLUMES is a non-empty directory; move it away (the harness links it to $VOLUMES)"
+	fi
+	ln -sfn "$VOLUMES" "$HOST_VOLUMES"
+	ok "$HOST_VOLUMES -> $VOLUMES (${VOLUME_DIRS[*]}, owner $VOLUME_OWNER)"
+}
+
 start_containerd() {
 	step "containerd + images" "$LOGS/containerd.log"
 	# A unix socket path is limited to 108 bytes.
@@ -529,12 +563,15 @@ start_control_plane() {
 	ok
 
 	step "kube-controller-manager + kube-scheduler" "$LOGS/kube-controller-manager.log" "$LOGS/kube-scheduler.log"
+	# --pvclaimbinder-sync-period: a claim created right after its pre-bound static PV can
+	# miss it in the informer cache and then waits for the next resync (default 15s).
 	start_proc kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$STATE/controller-manager.kubeconfig" \
 		--authentication-kubeconfig="$STATE/controller-manager.kubeconfig" --authorization-kubeconfig="$STATE/controller-manager.kubeconfig" \
 		--bind-address=127.0.0.1 --leader-elect=false --profiling=false \
 		--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
 		--root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" --use-service-account-credentials=true \
-		--allocate-node-cidrs=true --cluster-cidr=$POD_CIDR --node-cidr-mask-size=24 --service-cluster-ip-range=$SVC_CIDR
+		--allocate-node-cidrs=true --cluster-cidr=$POD_CIDR --node-cidr-mask-size=24 --service-cluster-ip-range=$SVC_CIDR \
+		--pvclaimbinder-sync-period=2s
 	start_proc kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$STATE/scheduler.kubeconfig" \
 		--authentication-kubeconfig="$STATE/scheduler.kubeconfig" --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \
 		--bind-address=127.0.0.1 --leader-elect=false --profiling=false
@@ -594,6 +631,7 @@ up() {
 		teardown
 	fi
 	mkdir -p "$LOGS" "$PIDS"
+	ports_free
 	local f
 	for f in "$LOGS"/*.log; do
 		if [ -e "$f" ]; then : >"$f"; fi
@@ -602,6 +640,7 @@ up() {
 	host_network
 	pki
 	configs
+	host_volumes
 	start_containerd
 	start_control_plane
 	start_node
@@ -610,11 +649,22 @@ up() {
 	summary
 }
 
+# ports_free: fail early, naming the holder, if a port the cluster needs is taken.
+ports_free() {
+	step "preflight: ports"
+	local port holder
+	for port in 2379 2380 2381 6443 10248 10249 10250 10256 10257 10259; do
+		holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n1 || true)
+		[ -z "$holder" ] || die "port $port is already in use: $holder"
+	done
+	ok
+}
+
 summary() {
 	echo
 	echo "Cluster up in $(since "$T0")s: Kubernetes $K8S_VERSION, node $NODE_NAME ($NODE_IP)"
 	echo "  export KUBECONFIG=$KUBECONFIG_ADMIN"
-	echo "  local volume data: $STATE/volumes/"
+	echo "  local volume data: $VOLUMES/ (also as $HOST_VOLUMES)"
 	echo "  logs: $LOGS/"
 }
 
@@ -627,18 +677,24 @@ teardown() {
 	stop_proc kubelet
 	ok
 	step "remove containers" "$LOGS/containerd.log"
+	# (|| true inside $(...): with set -E a failing command there would run the ERR trap.)
 	if alive containerd; then
-		local id
-		for id in $(ctrk tasks ls -q 2>/dev/null); do ctrk tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
+		local id ids
+		ids=$(ctrk containers ls -q 2>/dev/null || true)
+		for id in $(ctrk tasks ls -q 2>/dev/null || true); do ctrk tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
 		sleep 0.5
-		for id in $(ctrk tasks ls -q 2>/dev/null); do ctrk tasks delete -f "$id" >/dev/null 2>&1 || true; done
-		for id in $(ctrk containers ls -q 2>/dev/null); do ctrk containers delete "$id" >/dev/null 2>&1 || true; done
+		for id in $(ctrk tasks ls -q 2>/dev/null || true); do ctrk tasks delete -f "$id" >/dev/null 2>&1 || true; done
+		for id in $ids; do
+			ctrk containers delete "$id" >/dev/null 2>&1 || true
+			# libcni's cached results of sandboxes killed without a CNI DEL.
+			rm -f /var/lib/cni/results/*-"$id"-* 2>/dev/null || true
+		done
 	fi
 	# containerd-shim processes of our containerd (told apart by its socket path) that
 	# outlived their tasks, e.g. after containerd crashed: kill them with their containers.
 	local p
 	for p in /proc/[0-9]*; do
-		case "$(readlink "$p/exe" 2>/dev/null)" in */containerd-shim*) ;; *) continue ;; esac
+		case "$(readlink "$p/exe" 2>/dev/null || true)" in */containerd-shim*) ;; *) continue ;; esac
 		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $SOCK "; then
 			kill_tree "${p#/proc/}"
 			note "killed leftover shim ${p#/proc/} and its containers"
@@ -652,7 +708,7 @@ teardown() {
 	stop_proc etcd
 	stop_proc containerd
 	ok
-	step "clean host (mounts, netns, cni0, iptables, lo address, sysctls)"
+	step "clean host (mounts, netns, cni0, iptables, lo address, sysctls, volume link)"
 	local m
 	# Pod network namespaces created by containerd's CNI setup.
 	for m in /var/run/netns/cni-*; do
@@ -665,6 +721,10 @@ teardown() {
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 	ip link del $BRIDGE 2>/dev/null || true
+	if [ -L "$HOST_VOLUMES" ] && [ "$(readlink "$HOST_VOLUMES" || true)" = "$VOLUMES" ]; then
+		rm -f "$HOST_VOLUMES"
+		rmdir --ignore-fail-on-non-empty "$(dirname "$HOST_VOLUMES")" 2>/dev/null || true
+	fi
 	remove_iptables
 	ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
 	if [ -f "$STATE/sysctl.orig" ]; then
@@ -672,9 +732,13 @@ teardown() {
 		read -r fwd brnf <"$STATE/sysctl.orig" || true
 		sysctl -qw net.ipv4.ip_forward="${fwd:-0}" net.bridge.bridge-nf-call-iptables="${brnf:-1}" || true
 	fi
-	# Files the kubelet and libcni keep outside our state dir.
-	rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true
+	# Files the kubelet, containerd and libcni keep outside our state dir whatever
+	# their configuration says (hard-coded paths); their directories go if empty.
+	rm -f /var/lib/cni/results/"$CNI_NETWORK"-* /var/lib/kubelet/device-plugins/kubelet.sock
 	find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
+	rmdir --ignore-fail-on-non-empty /var/lib/cni/results /var/lib/cni /var/lib/kubelet/device-plugins /var/lib/kubelet \
+		/var/log/containers /run/containerd/s /run/containerd 2>/dev/null || true
+	mountpoint -q /var/run/netns || rmdir --ignore-fail-on-non-empty /var/run/netns 2>/dev/null || true
 	# Empty pod cgroups the kubelet created (cgroupfs driver); rmdir only removes empty ones.
 	find /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/unified/kubepods -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	ok
@@ -697,12 +761,13 @@ teardown() {
 
 kill_tree() { # kill_tree PID: SIGKILL a process and all its descendants, children first
 	local child
-	for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$child"; done
+	for child in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do kill_tree "$child"; done
 	kill -9 "$1" 2>/dev/null || true
 }
 
-# remove_iptables: our guard chains and every KUBE-* chain (the kubelet's
-# KUBE-FIREWALL would otherwise keep dropping non-local traffic to 127/8).
+# remove_iptables: our guard chains, every KUBE-* chain (the kubelet's
+# KUBE-FIREWALL would otherwise keep dropping non-local traffic to 127/8) and the
+# CNI-* chains the portmap plugin makes for hostPort pods.
 remove_iptables() {
 	local ipt t chain rule
 	for ipt in iptables ip6tables; do
@@ -710,16 +775,16 @@ remove_iptables() {
 		for t in filter nat mangle; do
 			$ipt -t $t -S >/dev/null 2>&1 || continue
 			# Jumps into the chains from the built-in chains first, then the chains.
-			$ipt -t $t -S | { grep -E "^-A [A-Z]+ .*-j (KUBE-[A-Z0-9-]+|$GUARD_OUT|$GUARD_IN)( |\$)" || true; } |
+			$ipt -t $t -S | { grep -E "^-A [A-Z]+ .*-j (KUBE-[A-Z0-9-]+|CNI-[A-Z0-9-]+|$GUARD_OUT|$GUARD_IN)( |\$)" || true; } |
 				{ grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) ' || true; } | sed 's/^-A/-D/' |
 				while read -r rule; do
 					# shellcheck disable=SC2086 # the rule is iptables-save syntax: word splitting wanted
 					eval "$ipt -t $t $rule" 2>/dev/null || true
 				done
-			for chain in $($ipt -t $t -S | awk -v a=$GUARD_OUT -v b=$GUARD_IN '$1 == "-N" && ($2 ~ /^KUBE-/ || $2 == a || $2 == b) { print $2 }'); do
+			for chain in $($ipt -t $t -S | awk -v a=$GUARD_OUT -v b=$GUARD_IN '$1 == "-N" && ($2 ~ /^(KUBE|CNI)-/ || $2 == a || $2 == b) { print $2 }'); do
 				$ipt -t $t -F "$chain" 2>/dev/null || true
 			done
-			for chain in $($ipt -t $t -S | awk -v a=$GUARD_OUT -v b=$GUARD_IN '$1 == "-N" && ($2 ~ /^KUBE-/ || $2 == a || $2 == b) { print $2 }'); do
+			for chain in $($ipt -t $t -S | awk -v a=$GUARD_OUT -v b=$GUARD_IN '$1 == "-N" && ($2 ~ /^(KUBE|CNI)-/ || $2 == a || $2 == b) { print $2 }'); do
 				$ipt -t $t -X "$chain" 2>/dev/null || true
 			done
 		done
@@ -735,6 +800,7 @@ down() {
 }
 
 status() {
+	trap - ERR # "not running" is an answer here, not a failure to report
 	local c pid
 	for c in "${COMPONENTS[@]}"; do
 		if pid=$(proc_pid "$c"); then printf '  %-24s running (pid %s)\n' "$c" "$pid"; else printf '  %-24s not running\n' "$c"; fi

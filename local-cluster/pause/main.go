@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command pause is the local cluster's pod sandbox ("pause") process.
 //
 // No container registry is reachable from the project's machines, so

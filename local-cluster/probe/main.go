@@ -5,6 +5,8 @@
 //	probe resolve NAME [TIMEOUT]   resolve NAME through the pod's resolver (retrying
 //	                               until TIMEOUT, default 30s) and print "NAME -> IPs"
 //	probe write FILE TEXT          write TEXT to FILE and read it back
+//	probe dial HOST:PORT [TIMEOUT] try a TCP connection (default timeout 3s); prints
+//	                               "dial HOST:PORT: ok" or "dial HOST:PORT: failed: ..." and exits 0
 //	probe sleep                    block until SIGTERM (a long-running pod)
 package main
 
@@ -20,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: probe resolve NAME [TIMEOUT] | write FILE TEXT | sleep")
+		fail("usage: probe resolve NAME [TIMEOUT] | write FILE TEXT | dial HOST:PORT [TIMEOUT] | sleep")
 	}
 	switch os.Args[1] {
 	case "resolve":
@@ -48,6 +50,25 @@ func main() {
 			fail(err.Error())
 		}
 		fmt.Printf("wrote %s: %s\n", os.Args[2], got)
+	case "dial":
+		if len(os.Args) < 3 {
+			fail("usage: probe dial HOST:PORT [TIMEOUT]")
+		}
+		timeout := 3 * time.Second
+		if len(os.Args) > 3 {
+			d, err := time.ParseDuration(os.Args[3])
+			if err != nil {
+				fail(err.Error())
+			}
+			timeout = d
+		}
+		conn, err := net.DialTimeout("tcp", os.Args[2], timeout)
+		if err != nil {
+			fmt.Printf("dial %s: failed: %v\n", os.Args[2], err)
+			return
+		}
+		conn.Close()
+		fmt.Printf("dial %s: ok\n", os.Args[2])
 	case "sleep":
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

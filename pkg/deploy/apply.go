@@ -129,10 +129,9 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	if err := ctx.Err(); err != nil {
 		return nil, NotApplied, err
 	}
-	gvk := obj.GroupVersionKind()
-	mapping, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, err := a.mapping(obj)
 	if err != nil {
-		return nil, Failed, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
+		return nil, Failed, err
 	}
 	var client dynamic.ResourceInterface = a.Client.Resource(mapping.Resource)
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
@@ -161,6 +160,23 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		return live, Unchanged, nil
 	}
 	return live, Configured, nil
+}
+
+// mapping finds where obj's kind is served. A kind whose CRD was just
+// installed may be missing from cached discovery: reset the cache and ask once more.
+func (a *Applier) mapping(obj *unstructured.Unstructured) (*meta.RESTMapping, error) {
+	gvk := obj.GroupVersionKind()
+	mapping, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		if r, ok := a.Mapper.(meta.ResettableRESTMapper); ok {
+			r.Reset()
+			mapping, err = a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
+	}
+	return mapping, nil
 }
 
 // Normalize returns a copy of o without what the server alone maintains

@@ -158,21 +158,36 @@ func Run(ctx context.Context, c Clients, tree *manifests.Tree, opts Options, pro
 		return res, err
 	}
 
+	who := holderIdentity(ctx, c.Kube)
 	applier := &Applier{Client: c.Dynamic, Mapper: c.Mapper}
-	if opts.DryRun == "server" {
-		applier.DryRun = DryRunServer
-	} else {
-		// The lease lives in the environment's namespace, so that comes first.
-		var nsObjs []*unstructured.Unstructured
-		for _, o := range objs {
-			if o.GetKind() == "Namespace" {
-				nsObjs = append(nsObjs, o)
+	record := func(indexes []int, results []ApplyResult) {
+		for j, r := range results {
+			res.Objects[indexes[j]].Action = r.Action
+			if r.Err != nil && r.Action == Failed {
+				res.Objects[indexes[j]].Error = r.Err.Error()
 			}
 		}
-		if _, err := applier.Apply(ctx, nsObjs); err != nil {
+	}
+	// The deploy lease lives in the environment's namespace: that comes first.
+	var nsIdx, restIdx []int
+	var nsObjs, rest []*unstructured.Unstructured
+	for i, o := range objs {
+		if o.GetKind() == "Namespace" {
+			nsIdx, nsObjs = append(nsIdx, i), append(nsObjs, o)
+		} else {
+			restIdx, rest = append(restIdx, i), append(rest, o)
+		}
+	}
+	if opts.DryRun == "server" {
+		applier.DryRun = DryRunServer
+		rest, restIdx = objs, allIndexes(len(objs))
+	} else {
+		results, err := applier.Apply(ctx, nsObjs)
+		record(nsIdx, results)
+		if err != nil {
 			return res, err
 		}
-		lock, err := Acquire(ctx, c.Kube, env.Namespace, holderIdentity(ctx, c.Kube))
+		lock, err := Acquire(ctx, c.Kube, env.Namespace, who)
 		if err != nil {
 			return res, err
 		}
@@ -183,16 +198,11 @@ func Run(ctx context.Context, c Clients, tree *manifests.Tree, opts Options, pro
 		}()
 	}
 
-	if err := applier.HandOverReplicas(ctx, objs); err != nil {
+	if err := applier.HandOverReplicas(ctx, rest); err != nil {
 		return res, err
 	}
-	results, applyErr := applier.Apply(ctx, objs)
-	for i, r := range results {
-		res.Objects[i].Action = r.Action
-		if r.Err != nil && r.Action == Failed {
-			res.Objects[i].Error = r.Err.Error()
-		}
-	}
+	results, applyErr := applier.Apply(ctx, rest)
+	record(restIdx, results)
 	if applyErr != nil {
 		return res, applyErr
 	}
@@ -223,13 +233,21 @@ func Run(ctx context.Context, c Clients, tree *manifests.Tree, opts Options, pro
 
 	rev, err := (&revision.Store{Kube: c.Kube, Namespace: env.Namespace}).Record(ctx, revision.Revision{
 		Env: opts.Env, Digest: res.Digest, Images: res.Images, Time: time.Now().UTC(),
-		User: holderIdentity(ctx, c.Kube), Manifest: manifest,
+		User: who, Manifest: manifest,
 	})
 	if err != nil {
 		return res, err
 	}
 	res.Revision = rev.Number
 	return res, nil
+}
+
+func allIndexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 // managedKinds are every kind any environment of the embedded tree (or this

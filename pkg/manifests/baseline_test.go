@@ -50,15 +50,16 @@ var baseline = []serviceBaseline{
 
 // envExpectation is what an environment changes from the baseline.
 type envExpectation struct {
-	name      string
-	eks       bool // ESO, EFS, ALB and IRSA; otherwise the local cluster's stand-ins
-	tls       bool
-	netpol    bool
-	deletion  bool // ALB deletion protection
-	albName   string
-	certARN   string
-	sizeFor   func(serviceBaseline) (cpu, memory string, replicas, max int32)
-	accessPts map[string]string // volume -> access point id
+	name       string
+	eks        bool // ESO, EFS, ALB and IRSA; otherwise the local cluster's stand-ins
+	tls        bool
+	netpol     bool
+	deletion   bool // ALB deletion protection
+	albName    string
+	certARN    string
+	sizeFor    func(serviceBaseline) (cpu, memory string, replicas, max int32)
+	cpuRequest string            // when it differs from the limit
+	accessPts  map[string]string // volume -> access point id
 }
 
 func fullSize(s serviceBaseline) (string, string, int32, int32) {
@@ -79,7 +80,7 @@ var envs = []envExpectation{
 		certARN: "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000001"},
 	{name: "prod", eks: true, tls: true, netpol: true, deletion: true, albName: "layering-detection-alb", sizeFor: fullSize, accessPts: accessPoints,
 		certARN: "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000002"},
-	{name: "local", sizeFor: fullSize},
+	{name: "local", sizeFor: fullSize, cpuRequest: "100m"},
 }
 
 // rendered indexes one environment's typed objects by kind and name.
@@ -250,11 +251,14 @@ func checkService(t *testing.T, r rendered, env envExpectation, svc serviceBasel
 	eq(t, "imagePullPolicy", c.ImagePullPolicy, corev1.PullIfNotPresent)
 	eq(t, "containerPort", c.Ports[0].ContainerPort, svc.port)
 	eq(t, "port name", c.Ports[0].Name, "http")
-	for _, kind := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		want := map[corev1.ResourceName]string{corev1.ResourceCPU: cpu, corev1.ResourceMemory: memory}[kind]
-		qty(t, "request "+string(kind), c.Resources.Requests[kind], want)
-		qty(t, "limit "+string(kind), c.Resources.Limits[kind], want)
+	cpuRequest := cpu
+	if env.cpuRequest != "" {
+		cpuRequest = env.cpuRequest
 	}
+	qty(t, "request cpu", c.Resources.Requests[corev1.ResourceCPU], cpuRequest)
+	qty(t, "limit cpu", c.Resources.Limits[corev1.ResourceCPU], cpu)
+	qty(t, "request memory", c.Resources.Requests[corev1.ResourceMemory], memory)
+	qty(t, "limit memory", c.Resources.Limits[corev1.ResourceMemory], memory)
 
 	// ECS health check → liveness; readiness per the spec's Technical Details.
 	live, ready := c.LivenessProbe, c.ReadinessProbe

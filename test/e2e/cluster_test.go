@@ -16,10 +16,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +43,9 @@ const (
 	clusterDNSIP      = "10.96.0.10"
 	// A pod UID of the probe image; restricted pods must run as non-root.
 	clusterProbeUID = 65532
+	// The fixed path of the local overlay's hostPath PVs: a symlink to
+	// <repo>/.local-cluster/volumes made by the harness.
+	clusterHostVolumes = "/var/lib/kubectl-layering/local-volumes"
 )
 
 // clusterRepoRoot walks up from the test's directory to the directory holding go.mod.
@@ -348,6 +354,7 @@ func TestClusterPodSecurityRestricted(t *testing.T) {
 	bad := clusterRestrictedPod("privileged", "sleep")
 	yes := true
 	bad.Spec.Containers[0].SecurityContext.Privileged = &yes
+	bad.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil // else rejected by validation, not by admission
 	_, err := cs.CoreV1().Pods(ns).Create(ctx, bad, metav1.CreateOptions{})
 	if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "restricted") {
 		t.Errorf("privileged pod in a restricted namespace: err = %v, want Forbidden by PodSecurity restricted", err)
@@ -358,13 +365,28 @@ func TestClusterPodSecurityRestricted(t *testing.T) {
 
 // Requirement (issue 4 / lead): restricted pods can use static PersistentVolumes of
 // type `local` and `hostPath` whose data lives on the host under
-// <repo>/.local-cluster/volumes/ (the `local` overlay's storage).
+// <repo>/.local-cluster/volumes/ (the `local` overlay's storage), the hostPath one
+// through the fixed path /var/lib/kubectl-layering/local-volumes like the overlay;
+// the overlay's own directories exist, owned by the services' uid 1000.
 func TestClusterLocalVolumes(t *testing.T) {
 	cs := clusterClient(t)
 	ctx := clusterCtx(t, 4*time.Minute)
 	volumes := filepath.Join(filepath.Dir(clusterKubeconfigPath(t)), "volumes")
 	if fi, err := os.Stat(volumes); err != nil || !fi.IsDir() {
 		t.Fatalf("host directory for volume data %s: %v", volumes, err)
+	}
+	if target, err := filepath.EvalSymlinks(clusterHostVolumes); err != nil || target != volumes {
+		t.Errorf("%s resolves to %q (%v), want %s", clusterHostVolumes, target, err, volumes)
+	}
+	for _, d := range []string{"input", "output", "logs"} {
+		fi, err := os.Stat(filepath.Join(clusterHostVolumes, d))
+		if err != nil || !fi.IsDir() {
+			t.Errorf("local overlay volume directory %s: %v", d, err)
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && (st.Uid != 1000 || st.Gid != 1000) {
+			t.Errorf("%s owned by %d:%d, want 1000:1000", d, st.Uid, st.Gid)
+		}
 	}
 	ns := clusterRestrictedNamespace(ctx, t, cs, "e2e-vol")
 
@@ -386,7 +408,7 @@ func TestClusterLocalVolumes(t *testing.T) {
 					t.Fatal(err)
 				}
 				dirType := corev1.HostPathDirectory
-				src.HostPath = &corev1.HostPathVolumeSource{Path: dir, Type: &dirType}
+				src.HostPath = &corev1.HostPathVolumeSource{Path: filepath.Join(clusterHostVolumes, name), Type: &dirType}
 			}
 			pv := &corev1.PersistentVolume{
 				ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -423,6 +445,17 @@ func TestClusterLocalVolumes(t *testing.T) {
 			if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
 				t.Fatalf("create PVC: %v", err)
 			}
+			// Start the pod once the claim is bound: a pod whose claim is still pending is
+			// marked unschedulable and retried only after a back-off.
+			start := time.Now()
+			err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+				c, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
+				return err == nil && c.Status.Phase == corev1.ClaimBound, nil
+			})
+			if err != nil {
+				t.Fatalf("PVC %s/%s not Bound: %v", ns, name, err)
+			}
+			t.Logf("PVC bound after %s", time.Since(start).Round(100*time.Millisecond))
 			text := "written by " + name
 			pod := clusterRestrictedPod(name, "write", "/data/out.txt", text)
 			gid := int64(clusterProbeUID)
@@ -474,5 +507,80 @@ func TestClusterTrafficGuards(t *testing.T) {
 	}
 	if !strings.Contains(string(conf), `"ipMasq": false`) {
 		t.Errorf("pod bridge must not masquerade; CNI config:\n%s", conf)
+	}
+}
+
+// clusterDefaultGateway reads the host's IPv4 default gateway from /proc/net/route.
+func clusterDefaultGateway(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[1] != "00000000" {
+			continue
+		}
+		gw, err := strconv.ParseUint(f[2], 16, 32)
+		if err != nil || gw == 0 {
+			continue
+		}
+		// Little-endian hex in /proc/net/route.
+		return net.IPv4(byte(gw), byte(gw>>8), byte(gw>>16), byte(gw>>24)).String()
+	}
+	return ""
+}
+
+// clusterPodSourceDrops returns the packet count of the guard rule that drops pod-sourced
+// traffic about to leave through an interface other than lo or the pod bridge.
+func clusterPodSourceDrops(t *testing.T) int64 {
+	t.Helper()
+	out, err := exec.Command("iptables", "-t", "mangle", "-L", "LOCAL-CLUSTER-GUARD-OUT", "-v", "-x", "-n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		// pkts bytes target prot opt in out source destination
+		if len(f) >= 9 && f[2] == "DROP" && f[7] == "10.244.0.0/16" && f[8] == "0.0.0.0/0" {
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no pod-source DROP rule in LOCAL-CLUSTER-GUARD-OUT:\n%s", out)
+	return 0
+}
+
+// Requirement (issue 4): no pod traffic may leave the machine — a pod's connection to
+// the host's default gateway is dropped by the guard before it reaches the uplink,
+// while in-cluster traffic (pod -> kubernetes Service) still flows.
+func TestClusterPodTrafficStaysOnMachine(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("reading iptables counters needs root")
+	}
+	gw := clusterDefaultGateway(t)
+	if gw == "" {
+		t.Skip("host has no IPv4 default route: nothing to leak to")
+	}
+	cs := clusterClient(t)
+	ctx := clusterCtx(t, 3*time.Minute)
+	ns := clusterRestrictedNamespace(ctx, t, cs, "e2e-egress")
+
+	before := clusterPodSourceDrops(t)
+	target := net.JoinHostPort(gw, "80")
+	out := clusterRunPod(ctx, t, cs, ns, clusterRestrictedPod("egress", "dial", target, "3s"))
+	if !strings.Contains(out, "failed") {
+		t.Errorf("a pod reached %s outside the machine:\n%s", target, out)
+	}
+	if after := clusterPodSourceDrops(t); after <= before {
+		t.Errorf("guard drop counter did not move (%d -> %d): the connection to %s was not stopped by the guard", before, after, target)
+	}
+	out = clusterRunPod(ctx, t, cs, ns, clusterRestrictedPod("in-cluster", "dial", "kubernetes.default.svc.cluster.local:443", "5s"))
+	if !strings.Contains(out, ": ok") {
+		t.Errorf("pod -> kubernetes Service should work:\n%s", out)
 	}
 }
