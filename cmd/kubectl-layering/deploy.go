@@ -139,6 +139,7 @@ func newDeployCommand(streams genericiooptions.IOStreams, kubeFlags *genericclio
 			ctx := cmd.Context()
 			res, runErr := deploy.Run(ctx, clients, tree, opts, output.NewProgress(streams.ErrOut))
 			if runErr != nil {
+				runErr = classify(ctx, runErr)
 				res.Error = runErr.Error()
 			}
 			// A table of untouched objects says nothing: show it once something was sent.
@@ -148,7 +149,7 @@ func newDeployCommand(streams genericiooptions.IOStreams, kubeFlags *genericclio
 				}
 			}
 			if runErr != nil {
-				return classify(ctx, runErr)
+				return runErr
 			}
 			if f == output.Table {
 				fmt.Fprintln(streams.ErrOut, summary(res))

@@ -67,6 +67,7 @@ type Result struct {
 	Images    map[string]string `json:"images"`
 	Objects   []ObjectResult    `json:"objects"`
 	Pruned    []string          `json:"pruned,omitempty"`
+	Reclaimed []string          `json:"reclaimedVolumes,omitempty"`
 	Healthy   bool              `json:"healthy"`
 	Failures  []Failure         `json:"failures,omitempty"`
 	Error     string            `json:"error,omitempty"`
@@ -198,6 +199,9 @@ func Run(ctx context.Context, c Clients, tree *manifests.Tree, opts Options, pro
 		}()
 	}
 
+	if res.Reclaimed, err = applier.ReclaimVolumes(ctx, rest); err != nil {
+		return res, err
+	}
 	if err := applier.HandOverReplicas(ctx, rest); err != nil {
 		return res, err
 	}
@@ -205,6 +209,22 @@ func Run(ctx context.Context, c Clients, tree *manifests.Tree, opts Options, pro
 	record(restIdx, results)
 	if applyErr != nil {
 		return res, applyErr
+	}
+	// Deployments created just now were applied with their initial replicas:
+	// hand the field over at once, so that the next deploy is a true no-op.
+	var created []*unstructured.Unstructured
+	for j, r := range results {
+		if r.Action == Created && (rest[j].GetKind() == "Deployment" || rest[j].GetKind() == "HorizontalPodAutoscaler") {
+			created = append(created, rest[j])
+		}
+	}
+	if len(created) > 0 && applier.DryRun == DryRunNone {
+		if err := applier.HandOverReplicas(ctx, created); err != nil {
+			return res, err
+		}
+		if _, err := applier.Apply(ctx, created); err != nil {
+			return res, err
+		}
 	}
 	if opts.Prune {
 		res.Pruned, err = applier.Prune(ctx, opts.Env, env.Namespace, objs, managedKinds(tree, objs))

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/layering-detection/kubectl-layering/pkg/revision"
@@ -146,4 +147,45 @@ func ownsReplicas(o *unstructured.Unstructured, manager string) bool {
 		}
 	}
 	return false
+}
+
+// ReclaimVolumes makes this plugin's retained PersistentVolumes in objs
+// bindable again when the claim they were bound to is gone (its namespace was
+// deleted, say): the volume keeps its data and the environment's new claim binds
+// it. Only the stale claim UID is cleared, as the Kubernetes documentation
+// describes for reusing a Retain volume.
+func (a *Applier) ReclaimVolumes(ctx context.Context, objs []*unstructured.Unstructured) ([]string, error) {
+	var reclaimed []string
+	for _, o := range objs {
+		if o.GetKind() != "PersistentVolume" {
+			continue
+		}
+		mapping, err := a.mapping(o)
+		if err != nil {
+			return reclaimed, err
+		}
+		client := a.Client.Resource(mapping.Resource)
+		live, err := client.Get(ctx, o.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return reclaimed, err
+		}
+		phase, _, _ := unstructured.NestedString(live.Object, "status", "phase")
+		uid, _, _ := unstructured.NestedString(live.Object, "spec", "claimRef", "uid")
+		if phase != "Released" || uid == "" || !appliedByUs(live) {
+			continue
+		}
+		patch := []byte(`[{"op":"test","path":"/spec/claimRef/uid","value":"` + uid + `"},{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]`)
+		opts := metav1.PatchOptions{FieldManager: FieldManager}
+		if a.DryRun == DryRunServer {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		if _, err := client.Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts); err != nil {
+			return reclaimed, fmt.Errorf("reclaiming %s for its new claim: %w", Key(o), err)
+		}
+		reclaimed = append(reclaimed, Key(o))
+	}
+	return reclaimed, nil
 }

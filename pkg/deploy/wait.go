@@ -339,7 +339,7 @@ func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured) stri
 	if err == nil {
 		seen := map[string]bool{}
 		for _, e := range events.Items {
-			if !strings.HasPrefix(e.InvolvedObject.Name, o.GetName()) {
+			if !explains(o, e.InvolvedObject) {
 				continue
 			}
 			line := fmt.Sprintf("%s %s: %s", e.Reason, strings.ToLower(e.InvolvedObject.Kind)+"/"+e.InvolvedObject.Name, e.Message)
@@ -359,6 +359,15 @@ func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured) stri
 		return "not healthy, and no event says why"
 	}
 	return strings.Join(reasons, "; ")
+}
+
+// explains tells whether an event about ref is about o: for a Deployment also
+// its ReplicaSets and pods (named after it), otherwise o itself.
+func explains(o *unstructured.Unstructured, ref corev1.ObjectReference) bool {
+	if o.GetKind() == "Deployment" && (ref.Kind == "ReplicaSet" || ref.Kind == "Pod") {
+		return strings.HasPrefix(ref.Name, o.GetName()+"-")
+	}
+	return ref.Kind == o.GetKind() && ref.Name == o.GetName()
 }
 
 func (w *Waiter) get(ctx context.Context, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
