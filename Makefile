@@ -9,7 +9,7 @@ export CGO_ENABLED := 0
 export GONOSUMDB := k8s.io,sigs.k8s.io/metrics-server,github.com/external-secrets
 SERVICES := orchestrator layering wash-trading aggregator
 
-.PHONY: build test check services images cluster cluster-down e2e bench dist clean
+.PHONY: build test check demo services images cluster cluster-down e2e bench dist clean
 
 build: ## the plugin, bin/kubectl-layering
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-layering ./cmd/kubectl-layering
@@ -19,6 +19,9 @@ test: ## fast unit tests (no cluster)
 
 check: ## everything CI runs: unit tests, then e2e on a local cluster brought up and down around it
 	./test/check.sh
+
+demo: ## the main job from nothing: cluster up, deploy the local env, run the pipeline, show the results
+	./local-cluster/demo.sh
 
 services: ## the four reference services, bin/<service>-service
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(foreach s,$(SERVICES),./cmd/$(s)-service)

@@ -35,6 +35,9 @@ func newClients(flags *genericclioptions.ConfigFlags) (deploy.Clients, error) {
 	if err != nil {
 		return deploy.Clients{}, cannotRun{fmt.Errorf("kubeconfig: %w (check --kubeconfig, --context, or $KUBECONFIG)", err)}
 	}
+	// Applies within a phase and the watches of the wait run concurrently:
+	// client-go's default of 5 requests/s would queue them (kubectl raises it too).
+	cfg.QPS, cfg.Burst = 50, 100
 	disc, err := flags.ToDiscoveryClient()
 	if err != nil {
 		return deploy.Clients{}, cannotRun{err}

@@ -84,7 +84,9 @@ func (s *Store) Get(ctx context.Context, number int) (Revision, error) {
 	return decode(secret, true)
 }
 
-// Record stores r as the next revision and trims the history to History entries.
+// Record stores r as the next revision and trims the history to History
+// entries. Deploying what the latest revision holds again records nothing:
+// repeated no-op deploys must not push real releases out of the history.
 func (s *Store) Record(ctx context.Context, r Revision) (Revision, error) {
 	existing, err := s.list(ctx, r.Env)
 	if err != nil {
@@ -92,8 +94,14 @@ func (s *Store) Record(ctx context.Context, r Revision) (Revision, error) {
 	}
 	r.Number = 1
 	if len(existing) > 0 {
-		last, _ := strconv.Atoi(existing[0].Labels[LabelRevision])
-		r.Number = last + 1
+		latest, err := decode(&existing[0], false)
+		if err != nil {
+			return r, err
+		}
+		if latest.Digest == r.Digest {
+			return latest, nil
+		}
+		r.Number = latest.Number + 1
 	}
 	meta, err := json.Marshal(r)
 	if err != nil {

@@ -208,7 +208,18 @@ func testRedeployIsANoOp(ctx context.Context, t *testing.T, cfg *rest.Config) {
 		return out
 	}
 	before := snapshot()
+	revisions := func() int {
+		list, err := clusterClient(t).CoreV1().Secrets(localNamespace).List(ctx, metav1.ListOptions{LabelSelector: "layering-detection.io/revision"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+	revisionsBefore := revisions()
 	res := mustDeployHealthy(ctx, t)
+	if n := revisions(); n != revisionsBefore || res.Revision != 1 {
+		t.Errorf("a no-op re-deploy recorded a revision: %d -> %d, reported revision %d", revisionsBefore, n, res.Revision)
+	}
 	for _, o := range res.Objects {
 		if o.Action != "unchanged" {
 			t.Errorf("re-deploy: %s %s, want unchanged", o.Object, o.Action)
