@@ -44,8 +44,10 @@ cluster-down: ## stop every process of the local cluster and remove its state
 e2e: ## end-to-end tests against the running local cluster
 	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/...
 
-bench: ## benchmarks that print figures
+bench: ## benchmarks that print figures; the deploy figures need the local cluster (make cluster)
 	go test -run '^$$' -bench . -benchtime 1x ./...
+	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh; \
+	else echo "deploy figures skipped: no local cluster (make cluster)"; fi
 
 dist: ## release archives for krew (.krew.yaml), dist/kubectl-layering_<os>_<arch>.tar.gz
 	@for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do \

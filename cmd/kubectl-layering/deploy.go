@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
@@ -42,10 +43,10 @@ func newClients(flags *genericclioptions.ConfigFlags) (deploy.Clients, error) {
 	if err != nil {
 		return deploy.Clients{}, cannotRun{err}
 	}
-	mapper, err := flags.ToRESTMapper()
-	if err != nil {
-		return deploy.Clients{}, cannotRun{err}
-	}
+	// Decisions rest on what the cluster serves now: the on-disk discovery
+	// cache may describe another cluster that had the same address.
+	disc.Invalidate()
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(disc)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return deploy.Clients{}, cannotRun{err}

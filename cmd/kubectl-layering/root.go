@@ -8,6 +8,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/output"
 	"github.com/layering-detection/kubectl-layering/pkg/version"
@@ -86,15 +87,6 @@ func addEnvFlag(cmd *cobra.Command, value *string) {
 	})
 }
 
-// inputError classifies errors caused by what the user typed as "could not run".
-func inputError(err error) error {
-	var unknown *manifests.UnknownEnvError
-	if errors.As(err, &unknown) {
-		return cannotRun{err}
-	}
-	return err
-}
-
 func newEnvsCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -124,46 +116,51 @@ func newEnvsCommand(streams genericiooptions.IOStreams) *cobra.Command {
 }
 
 func newRenderCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var env string
-	var monitoring bool
+	var (
+		env        string
+		monitoring bool
+		images     deploy.ImageOverrides
+		imageArgs  []string
+	)
 	cmd := &cobra.Command{
 		Use:   "render --env ENV",
 		Short: "Print the fully built manifests of one environment",
 		Long: `Print the fully built manifests of one environment as YAML, exactly as
-deploy would apply them. Nothing is sent to the cluster.
+deploy would apply them (with the same --image-tag and --image overrides).
+Nothing is sent to the cluster.
 
 --monitoring prints the cluster-level log shipping (Fluent Bit to CloudWatch)
 instead, which is shared by all environments of a cluster.`,
 		Example: `  kubectl layering render --env prod
-  kubectl layering render --env dev | kubectl apply --dry-run=server -f -
+  kubectl layering render --env prod --image-tag 1.4.2 | kubectl apply --dry-run=server -f -
   kubectl layering render --monitoring`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			tree, err := manifests.Embedded()
 			if err != nil {
 				return err
 			}
-			var target string
+			var data []byte
 			switch {
 			case monitoring && env != "":
 				return cannotRun{errors.New("--env and --monitoring are exclusive")}
 			case monitoring:
-				target = "monitoring"
+				m, err := tree.Render("monitoring")
+				if err != nil {
+					return err
+				}
+				if data, err = m.AsYaml(); err != nil {
+					return err
+				}
 			case env == "":
 				return cannotRun{errors.New("--env is required (see 'kubectl layering envs')")}
 			default:
-				if _, err := tree.Env(env); err != nil {
-					return inputError(err)
+				if images.Services, err = deploy.ParseImageFlags(imageArgs); err != nil {
+					return cannotRun{err}
 				}
-				target = "overlays/" + env
-			}
-			m, err := tree.Render(target)
-			if err != nil {
-				return err
-			}
-			data, err := m.AsYaml()
-			if err != nil {
-				return err
+				if _, data, err = deploy.Render(tree, env, images); err != nil {
+					return classify(cmd.Context(), err)
+				}
 			}
 			_, err = streams.Out.Write(data)
 			return err
@@ -171,6 +168,8 @@ instead, which is shared by all environments of a cluster.`,
 	}
 	addEnvFlag(cmd, &env)
 	cmd.Flags().BoolVar(&monitoring, "monitoring", false, "render the cluster-level log shipping instead of an environment")
+	cmd.Flags().StringVar(&images.Tag, "image-tag", "", "as deploy --image-tag")
+	cmd.Flags().StringArrayVar(&imageArgs, "image", nil, "as deploy --image SERVICE=IMAGE")
 	return cmd
 }
 

@@ -44,6 +44,9 @@ func (a *Applier) Prune(ctx context.Context, env, namespace string, objs []*unst
 			client = a.Client.Resource(mapping.Resource).Namespace("")
 		}
 		list, err := client.List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if apierrors.IsNotFound(err) {
+			continue // not served after all (stale discovery): nothing of it exists
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listing %s: %w", gvk.Kind, err))
 			continue

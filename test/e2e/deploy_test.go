@@ -420,3 +420,35 @@ func TestDeployPreflightMissingPrerequisites(t *testing.T) {
 		}
 	}
 }
+
+// Requirement: `diff --env` shows what a deploy would change (exit 1 with the
+// change, 0 when nothing would), and `deploy --dry-run=server` persists nothing.
+func testDiffAndServerDryRun(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
+	if r := runPlugin(ctx, t, "diff", "--env", "local"); r.code != 0 || r.stdout != "" {
+		t.Errorf("diff of the deployed manifests: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := runPlugin(ctx, t, "diff", "--env", "local", "--image-tag", "0.1.0-diff")
+	if r.code != 1 || !strings.Contains(r.stdout, "+        image: layering-detection-orchestrator:0.1.0-diff") {
+		t.Errorf("diff of an image change: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	res, run := deployJSON(ctx, t, "--dry-run=server", "--image-tag", "0.1.0-diff")
+	if run.code != 0 {
+		t.Fatalf("server dry run: exit %d\n%s", run.code, run.stderr)
+	}
+	configured := 0
+	for _, o := range res.Objects {
+		if o.Action == "configured" {
+			configured++
+		}
+	}
+	if configured != 4 {
+		t.Errorf("server dry run reports %d objects configured, want the 4 Deployments: %+v", configured, res.Objects)
+	}
+	d, err := cs.AppsV1().Deployments(localNamespace).Get(ctx, "layering-detection-orchestrator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != "layering-detection-orchestrator:0.1.0" {
+		t.Errorf("a server dry run changed the image to %s", got)
+	}
+}

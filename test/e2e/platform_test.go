@@ -110,6 +110,7 @@ func TestPlatformLocal(t *testing.T) {
 	t.Run("PipelineThroughTheOrchestrator", func(t *testing.T) { testPipeline(ctx, t, cfg, cs) })
 	t.Run("AutoscalersReadMetrics", func(t *testing.T) { testAutoscalersReadMetrics(ctx, t, cs) })
 	t.Run("RedeployIsANoOp", func(t *testing.T) { testRedeployIsANoOp(ctx, t, cfg) })
+	t.Run("DiffAndServerDryRun", func(t *testing.T) { testDiffAndServerDryRun(ctx, t, cs) })
 	t.Run("ImageChangeRollsOut", func(t *testing.T) { testImageChangeRollsOut(ctx, t, cs) })
 	t.Run("PruneOnlyWhatThePluginApplied", func(t *testing.T) { testPrune(ctx, t, cfg, cs) })
 	t.Run("BrokenImageFailsWithItsReason", func(t *testing.T) { testBrokenImage(ctx, t, cs) })

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Figures for `kubectl layering deploy` on the local cluster (issue 5): its wall
+# time against `kubectl apply --server-side` + `kubectl rollout status` of the
+# very same manifests (`kubectl layering render`), and its overhead over the
+# slowest pod's time to Ready. Two scenarios, each from the same start state:
+#   fresh   - the environment does not exist (namespace and volumes removed)
+#   release - every service moves to a new image tag (the same image, retagged)
+# The plugin also waits for what kubectl does not (claims bound, autoscalers
+# reading metrics); the fresh figures include that wait.
+# Needs the local cluster (make cluster) and the service images (make images).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export KUBECONFIG="$PWD/.local-cluster/kubeconfig"
+ns=layering-detection-local
+plugin=bin/kubectl-layering
+runs=${RUNS:-3}
+deployments=(layering-detection-orchestrator layering-detection-layering layering-detection-wash-trading layering-detection-aggregator)
+sock="$PWD/.local-cluster/containerd/containerd.sock"
+
+now() { date +%s.%N; }
+# The last Ready transition among the environment's pods, in epoch seconds.
+slowest_ready() {
+  kubectl -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}' |
+    sort | tail -1 | xargs -I{} date -d {} +%s
+}
+reset_env() {
+  kubectl delete namespace "$ns" --ignore-not-found --wait=true >/dev/null
+  kubectl delete pv -l layering-detection.io/environment=local --ignore-not-found >/dev/null
+}
+kubectl_deploy() { # manifests file
+  kubectl apply --server-side --force-conflicts -f "$1" >/dev/null
+  for d in "${deployments[@]}"; do kubectl -n "$ns" rollout status "deploy/$d" --timeout=5m >/dev/null; done
+}
+retag() { # tag: the same images under a new tag, so a release rolls out without a build
+  for s in orchestrator layering wash-trading aggregator; do
+    ctr -a "$sock" -n k8s.io images tag --force "docker.io/library/layering-detection-$s:0.1.0" "docker.io/library/layering-detection-$s:$1" >/dev/null
+  done
+}
+
+kubectl version >/dev/null 2>&1 || { echo "no local cluster: run make cluster first" >&2; exit 2; }
+make -s build
+manifests=$(mktemp -d)
+trap 'rm -rf "$manifests"' EXIT
+retag 0.1.0-bench
+"$plugin" render --env local >"$manifests/base.yaml"
+"$plugin" render --env local --image-tag 0.1.0-bench >"$manifests/release.yaml"
+
+printf '%-8s %3s %10s %10s %7s %18s\n' scenario run plugin_s kubectl_s ratio plugin_overhead_s
+for i in $(seq "$runs"); do
+  reset_env
+  t0=$(now); "$plugin" deploy --env local >/dev/null 2>&1; t1=$(now)
+  plugin_s=$(echo "$t1 - $t0" | bc); overhead=$(echo "$t1 - $(slowest_ready)" | bc)
+  reset_env
+  t0=$(now); kubectl_deploy "$manifests/base.yaml"; t1=$(now)
+  kubectl_s=$(echo "$t1 - $t0" | bc)
+  printf '%-8s %3d %10.2f %10.2f %7.2f %18.2f\n' fresh "$i" "$plugin_s" "$kubectl_s" "$(echo "$plugin_s / $kubectl_s" | bc -l)" "$overhead"
+done
+reset_env
+"$plugin" deploy --env local >/dev/null 2>&1
+for i in $(seq "$runs"); do
+  t0=$(now); "$plugin" deploy --env local --image-tag 0.1.0-bench >/dev/null 2>&1; t1=$(now)
+  plugin_s=$(echo "$t1 - $t0" | bc); overhead=$(echo "$t1 - $(slowest_ready)" | bc)
+  "$plugin" deploy --env local >/dev/null 2>&1 # back to 0.1.0, untimed
+  t0=$(now); kubectl_deploy "$manifests/release.yaml"; t1=$(now)
+  kubectl_s=$(echo "$t1 - $t0" | bc)
+  printf '%-8s %3d %10.2f %10.2f %7.2f %18.2f\n' release "$i" "$plugin_s" "$kubectl_s" "$(echo "$plugin_s / $kubectl_s" | bc -l)" "$overhead"
+  "$plugin" deploy --env local >/dev/null 2>&1 # back to 0.1.0, untimed
+done
+echo "ratio = plugin / kubectl wall time (target <= 0.8); plugin_overhead = plugin end - slowest pod Ready (target <= 2 s; 1 s resolution)"
