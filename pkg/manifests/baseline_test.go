@@ -86,20 +86,10 @@ var envs = []envExpectation{
 // rendered indexes one environment's typed objects by kind and name.
 type rendered map[string]runtime.Object
 
-func renderTyped(t *testing.T, env string) rendered {
+// renderTyped builds the kustomization at dir (e.g. overlays/prod) into typed objects.
+func renderTyped(t *testing.T, dir string) rendered {
 	t.Helper()
-	tree, err := Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tree.RenderEnv(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := Objects(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := render(t, dir)
 	s := typedScheme(t)
 	out := rendered{}
 	for _, u := range objs {
@@ -163,7 +153,7 @@ func version(t *testing.T) string {
 func TestEnvironmentsReproduceTheECSBaseline(t *testing.T) {
 	for _, env := range envs {
 		t.Run(env.name, func(t *testing.T) {
-			r := renderTyped(t, env.name)
+			r := renderTyped(t, "overlays/"+env.name)
 			ns := "layering-detection-" + env.name
 			checkNamespace(t, r, ns)
 			for _, svc := range baseline {
@@ -545,27 +535,7 @@ func asUnknown(err error, target **UnknownEnvError) bool {
 // Requirement: Fluent Bit ships the containers' logs to the existing ECS log
 // groups /ecs/layering-detection/<service> with 7-day retention, through IRSA.
 func TestMonitoringShipsLogsToTheECSLogGroups(t *testing.T) {
-	tree, err := Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tree.Render("monitoring")
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := Objects(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := typedScheme(t)
-	r := rendered{}
-	for _, u := range objs {
-		typed, _ := s.New(u.GroupVersionKind())
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
-			t.Fatal(err)
-		}
-		r[u.GetKind()+"/"+u.GetName()] = typed
-	}
+	r := renderTyped(t, "monitoring")
 	ds := get[*appsv1.DaemonSet](t, r, "DaemonSet", "fluent-bit")
 	eq(t, "namespace", ds.Namespace, "amazon-cloudwatch")
 	eq(t, "region", ds.Spec.Template.Spec.Containers[0].Env[0].Value, "us-east-1")
