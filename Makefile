@@ -34,6 +34,11 @@ images: services ## image archives, bin/images/<service>.tar, named like the ECR
 	    -label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.title=layering-detection-$$s || exit 1; \
 	  echo "bin/images/$$s.tar  layering-detection-$$s:$(VERSION)"; \
 	done
+	@go build -trimpath -ldflags '$(LDFLAGS)' -o bin/layering-verify-probe ./cmd/layering-verify-probe
+	@go run ./tools/mkimage -tag layering-detection-verify-probe:$(VERSION) -out bin/images/verify-probe.tar \
+	  -file bin/layering-verify-probe=/layering-verify-probe -user 1000:1000 \
+	  -label org.opencontainers.image.title=layering-detection-verify-probe
+	@echo "bin/images/verify-probe.tar  layering-detection-verify-probe:$(VERSION)  (kubectl layering verify)"
 
 cluster: ## bring up the local single-node cluster (kubeconfig: .local-cluster/kubeconfig)
 	./local-cluster/cluster.sh up

@@ -56,6 +56,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newRenderCommand(streams),
 		newDeployCommand(streams, kubeFlags),
 		newDiffCommand(streams, kubeFlags),
+		newVerifyCommand(streams, kubeFlags),
 		newVersionCommand(streams),
 	)
 	return root

@@ -79,16 +79,9 @@ var (
 // recent enough, and has everything the objects rely on. It returns an
 // *UnreachableError, a *PreflightError, or nil.
 func Preflight(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynamic.Interface, mapper meta.RESTMapper, host string, objs []*unstructured.Unstructured) error {
-	// A bounded request: an unreachable server must not hang the command.
-	versionCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	raw, err := disc.RESTClient().Get().AbsPath("/version").Do(versionCtx).Raw()
+	info, err := ServerVersion(ctx, disc, host)
 	if err != nil {
-		return &UnreachableError{Host: host, Err: err}
-	}
-	var info apimachineryversion.Info
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return &UnreachableError{Host: host, Err: fmt.Errorf("unexpected answer to /version: %w", err)}
+		return err
 	}
 	var problems []Problem
 	if v, err := version.ParseGeneric(info.GitVersion); err != nil || v.LessThan(MinServerVersion) {
@@ -145,6 +138,22 @@ func Preflight(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynam
 		return &PreflightError{Problems: problems}
 	}
 	return nil
+}
+
+// ServerVersion asks the API server its version, within a bounded time (an
+// unreachable server must not hang the command); failure is an *UnreachableError.
+func ServerVersion(ctx context.Context, disc discovery.DiscoveryInterface, host string) (*apimachineryversion.Info, error) {
+	versionCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	raw, err := disc.RESTClient().Get().AbsPath("/version").Do(versionCtx).Raw()
+	if err != nil {
+		return nil, &UnreachableError{Host: host, Err: err}
+	}
+	var info apimachineryversion.Info
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return nil, &UnreachableError{Host: host, Err: fmt.Errorf("unexpected answer to /version: %w", err)}
+	}
+	return &info, nil
 }
 
 // checkMetricsAPI requires the resource metrics API that HPAs read to be registered and available.

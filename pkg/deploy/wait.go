@@ -261,7 +261,7 @@ func (w *Waiter) watchPods(ctx context.Context, ns string, fail func(key, reason
 		if !ok || e.Type == watch.Deleted || pod.DeletionTimestamp != nil {
 			return false, nil
 		}
-		if reason := podProblem(pod, true); reason != "" {
+		if reason := PodProblem(pod, true); reason != "" {
 			if d := deploymentOf(pod); d != "" && w.ofCurrentRevision(ctx, pod, d) {
 				fail("deployment/"+d, reason)
 			}
@@ -291,8 +291,8 @@ func (w *Waiter) ofCurrentRevision(ctx context.Context, pod *corev1.Pod, deploym
 	return false
 }
 
-// podProblem describes a container state of pod; only hopeless ones unless all is set.
-func podProblem(pod *corev1.Pod, hopelessOnly bool) string {
+// PodProblem describes a container state of pod; only hopeless ones unless all is set.
+func PodProblem(pod *corev1.Pod, hopelessOnly bool) string {
 	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
 	for _, cs := range statuses {
 		if wt := cs.State.Waiting; wt != nil && wt.Reason != "" && wt.Reason != "ContainerCreating" && wt.Reason != "PodInitializing" {
@@ -328,7 +328,7 @@ func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured) stri
 		if err == nil {
 			for i := range pods.Items {
 				if deploymentOf(&pods.Items[i]) == o.GetName() {
-					if p := podProblem(&pods.Items[i], false); p != "" {
+					if p := PodProblem(&pods.Items[i], false); p != "" {
 						reasons = append(reasons, p)
 					}
 				}
