@@ -34,6 +34,9 @@ as pass, warn, fail or skip, with the reason and a hint what to do:
   ingress  the Ingress has an address, and /health answers through it
            (skipped, with the reason, when it cannot be reached from here)
 
+--deep also proves that data written to the writable volumes survives a pod
+restart: it restarts one aggregator pod (the Deployment replaces it).
+
 dns and volumes run a small probe as an ephemeral container in the pods (it
 exits at once; Kubernetes keeps it listed in the pod as terminated).
 The environment comes from --env, or from -n/the context's namespace.
@@ -43,6 +46,7 @@ func newVerifyCommand(streams genericiooptions.IOStreams, kubeFlags *genericclio
 	var (
 		env, format, probeImage string
 		checks                  []string
+		deep                    bool
 		timeout                 time.Duration
 	)
 	cmd := &cobra.Command{
@@ -86,7 +90,7 @@ func newVerifyCommand(streams genericiooptions.IOStreams, kubeFlags *genericclio
 				return cannotRun{err}
 			}
 			v := &verify.Verifier{Kube: clients.Kube, Dynamic: clients.Dynamic, Env: e.Name, Namespace: e.Namespace,
-				Objects: objs, ProbeImage: probeImage, HTTP: &http.Client{Timeout: 5 * time.Second}}
+				Objects: objs, ProbeImage: probeImage, Deep: deep, HTTP: &http.Client{Timeout: 5 * time.Second}}
 			if timeout > 0 {
 				var cancel func()
 				ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -116,6 +120,7 @@ func newVerifyCommand(streams genericiooptions.IOStreams, kubeFlags *genericclio
 	addOutputFlag(cmd, &format)
 	cmd.Flags().StringSliceVar(&checks, "check", verify.Checks, "checks to run, comma-separated: "+strings.Join(verify.Checks, ","))
 	cmd.Flags().StringVar(&probeImage, "probe-image", "", "image of the in-pod probe (default: layering-detection-verify-probe beside the environment's service images, same registry and tag)")
+	cmd.Flags().BoolVar(&deep, "deep", false, "volumes: also prove that data survives a pod restart (restarts one pod of each Deployment with writable volumes)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
 	_ = cmd.RegisterFlagCompletionFunc("check", cobra.FixedCompletions(verify.Checks, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

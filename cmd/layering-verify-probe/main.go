@@ -4,9 +4,12 @@
 // on stdout; it always exits 0 so that verify reads every result.
 //
 //	layering-verify-probe dns HOST:PORT... writable DIR... readonly DIR...
+//	layering-verify-probe keep MARKER DIR...     leave a marker file (verify --deep)
+//	layering-verify-probe expect MARKER DIR...   find the marker after a restart, then remove it
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -24,13 +27,22 @@ type Result struct {
 	Detail string `json:"detail"`
 }
 
+// lookupsUntil bounds the retries of every lookup together: a fresh pod's
+// first lookups can fail until the node's service rules settle, but a broken
+// DNS must not keep verify waiting.
+var lookupsUntil = time.Now().Add(10 * time.Second)
+
 func main() {
-	mode := ""
+	mode, marker := "", ""
 	enc := json.NewEncoder(os.Stdout)
 	for _, arg := range os.Args[1:] {
 		switch arg {
-		case "dns", "writable", "readonly":
-			mode = arg
+		case "dns", "writable", "readonly", "keep", "expect":
+			mode, marker = arg, ""
+			continue
+		}
+		if (mode == "keep" || mode == "expect") && marker == "" {
+			marker = arg
 			continue
 		}
 		var r Result
@@ -41,6 +53,10 @@ func main() {
 			r = writable(arg)
 		case "readonly":
 			r = readonly(arg)
+		case "keep":
+			r = keep(arg, marker)
+		case "expect":
+			r = expect(arg, marker)
 		default:
 			r = Result{Check: "usage", Target: arg, Detail: "want: dns HOST:PORT... writable DIR... readonly DIR..."}
 		}
@@ -48,8 +64,7 @@ func main() {
 	}
 }
 
-// dns resolves the host through the pod's resolver and connects to the port;
-// a fresh pod's first lookups can time out until the node's service rules settle.
+// dns resolves the host through the pod's resolver and connects to the port.
 func dns(target string) Result {
 	r := Result{Check: "dns", Target: target}
 	host, port, err := net.SplitHostPort(target)
@@ -57,11 +72,13 @@ func dns(target string) Result {
 		r.Detail = err.Error()
 		return r
 	}
-	deadline := time.Now().Add(15 * time.Second)
 	var addrs []string
 	for {
-		addrs, err = net.LookupHost(host)
-		if err == nil || time.Now().After(deadline) {
+		// Dropped queries would otherwise be retried per search domain for a minute.
+		ctx, cancel := context.WithDeadline(context.Background(), later(lookupsUntil, time.Now().Add(2*time.Second)))
+		addrs, err = net.DefaultResolver.LookupHost(ctx, host)
+		cancel()
+		if err == nil || time.Now().After(lookupsUntil) {
 			break
 		}
 		time.Sleep(time.Second)
@@ -78,6 +95,13 @@ func dns(target string) Result {
 	conn.Close()
 	r.OK, r.Detail = true, fmt.Sprintf("resolves to %s and accepts connections", strings.Join(addrs, ","))
 	return r
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // writable writes, reads back and removes a probe file as the container's user.
@@ -121,5 +145,34 @@ func readonly(dir string) Result {
 		return r
 	}
 	r.OK, r.Detail = true, "readable, and a write fails: read-only file system"
+	return r
+}
+
+func markerFile(dir, marker string) string { return filepath.Join(dir, ".layering-verify-"+marker) }
+
+// keep leaves a marker file for the pod that replaces this one to find.
+func keep(dir, marker string) Result {
+	r := Result{Check: "keep", Target: dir}
+	if err := os.WriteFile(markerFile(dir, marker), []byte(marker), 0o644); err != nil {
+		r.Detail = "cannot leave a marker: " + err.Error()
+		return r
+	}
+	r.OK, r.Detail = true, "left marker "+marker
+	return r
+}
+
+// expect finds the marker a previous pod left, and removes it.
+func expect(dir, marker string) Result {
+	r := Result{Check: "persists", Target: dir}
+	got, err := os.ReadFile(markerFile(dir, marker))
+	if err != nil || string(got) != marker {
+		r.Detail = fmt.Sprintf("the file written before the pod restart is gone: %v", err)
+		return r
+	}
+	if err := os.Remove(markerFile(dir, marker)); err != nil {
+		r.Detail = "found the marker but cannot remove it: " + err.Error()
+		return r
+	}
+	r.OK, r.Detail = true, "a file written before the pod restart was there after it"
 	return r
 }

@@ -77,6 +77,11 @@ func (v *Verifier) fromInside(ctx context.Context, dns, volumes bool) []Result {
 			}
 			continue
 		}
+		if v.Deep && volumes {
+			if persisted := v.persistence(ctx, d, args); persisted != nil {
+				results = append(results, persisted...)
+			}
+		}
 		for _, r := range results {
 			check := "volumes"
 			if r.Check == "dns" {
@@ -89,12 +94,67 @@ func (v *Verifier) fromInside(ctx context.Context, dns, volumes bool) []Result {
 					"dns":      "is CoreDNS running? kubectl -n kube-system get pods -l k8s-app=kube-dns",
 					"writable": "the volume must be writable by uid/gid 1000 (EFS access point owner 1000, or the local host directory)",
 					"readonly": "mount the input volume readOnly in the Deployment and its claim",
+					"persists": "the volume must be a persistent volume, not the pod's own storage",
+					"keep":     "the volume must be writable by uid/gid 1000",
 				}[r.Check]
 			}
 			out = append(out, Result{check, fmt.Sprintf("deployment/%s %s %s", d.Name, r.Check, r.Target), status, r.Detail, hint})
 		}
 	}
 	return out
+}
+
+// persistence (--deep) leaves a marker in each writable volume of d, restarts
+// the pod that wrote it, and looks for the marker from the replacement pod.
+func (v *Verifier) persistence(ctx context.Context, d *appsv1.Deployment, args []string) []probeResult {
+	var dirs []string
+	for i, a := range args {
+		if a != "writable" {
+			continue
+		}
+		for _, dir := range args[i+1:] {
+			if dir == "dns" || dir == "readonly" {
+				break
+			}
+			dirs = append(dirs, dir)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	marker := fmt.Sprint(time.Now().UnixNano())
+	kept, err := v.probe(ctx, d, append([]string{"keep", marker}, dirs...))
+	if err != nil {
+		return []probeResult{{Check: "persists", Target: strings.Join(dirs, ","), Detail: err.Error()}}
+	}
+	for _, k := range kept {
+		if !k.OK {
+			return kept
+		}
+	}
+	old, err := readyPod(ctx, v.Kube, v.Namespace, d)
+	if err != nil {
+		return []probeResult{{Check: "persists", Target: strings.Join(dirs, ","), Detail: err.Error()}}
+	}
+	if err := v.Kube.CoreV1().Pods(v.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil {
+		return []probeResult{{Check: "persists", Target: strings.Join(dirs, ","), Detail: "restarting the pod: " + err.Error()}}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		p, err := readyPod(ctx, v.Kube, v.Namespace, d)
+		if err == nil && p.Name != old.Name {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return []probeResult{{Check: "persists", Target: strings.Join(dirs, ","), Detail: "no replacement pod became ready within 2m"}}
+		}
+		time.Sleep(time.Second)
+	}
+	found, err := v.probe(ctx, d, append([]string{"expect", marker}, dirs...))
+	if err != nil {
+		return []probeResult{{Check: "persists", Target: strings.Join(dirs, ","), Detail: err.Error()}}
+	}
+	return found
 }
 
 func checksIn(args []string) []string {
@@ -143,6 +203,8 @@ func (v *Verifier) claimsBound(ctx context.Context) []Result {
 		switch {
 		case err != nil:
 			out = append(out, Result{"volumes", subject, Fail, err.Error(), "kubectl layering deploy --env " + v.Env + " recreates it"})
+		case pvc.DeletionTimestamp != nil:
+			out = append(out, Result{"volumes", subject, Fail, "being deleted (kept only while pods still use it)", "kubectl layering deploy --env " + v.Env + " recreates it once the pods let go"})
 		case pvc.Status.Phase != corev1.ClaimBound:
 			out = append(out, Result{"volumes", subject, Fail, fmt.Sprintf("%s, not Bound", pvc.Status.Phase), "kubectl -n " + v.Namespace + " describe pvc " + want.Name})
 		default:

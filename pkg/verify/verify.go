@@ -99,6 +99,7 @@ type Verifier struct {
 	Namespace  string
 	Objects    []*unstructured.Unstructured // the rendered environment
 	ProbeImage string                       // runs inside pods for dns and volumes
+	Deep       bool                         // also prove that data survives a pod restart
 	HTTP       *http.Client                 // for the Ingress address
 }
 
