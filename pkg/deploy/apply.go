@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -129,13 +130,9 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	if err := ctx.Err(); err != nil {
 		return nil, NotApplied, err
 	}
-	mapping, err := a.mapping(obj)
+	client, err := resourceFor(a.Client, a.Mapper, obj.GroupVersionKind(), obj.GetNamespace())
 	if err != nil {
 		return nil, Failed, err
-	}
-	var client dynamic.ResourceInterface = a.Client.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		client = a.Client.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 	}
 	before, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -162,21 +159,24 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	return live, Configured, nil
 }
 
-// mapping finds where obj's kind is served. A kind whose CRD was just
-// installed may be missing from cached discovery: reset the cache and ask once more.
-func (a *Applier) mapping(obj *unstructured.Unstructured) (*meta.RESTMapping, error) {
-	gvk := obj.GroupVersionKind()
-	mapping, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+// resourceFor is the client for one kind in one namespace (ignored for
+// cluster-scoped kinds). A kind whose CRD was just installed may be missing
+// from cached discovery: the mapper is reset and asked once more.
+func resourceFor(client dynamic.Interface, mapper meta.RESTMapper, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
-		if r, ok := a.Mapper.(meta.ResettableRESTMapper); ok {
+		if r, ok := mapper.(meta.ResettableRESTMapper); ok {
 			r.Reset()
-			mapping, err = a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
 	}
-	return mapping, nil
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		return client.Resource(mapping.Resource).Namespace(namespace), nil
+	}
+	return client.Resource(mapping.Resource), nil
 }
 
 // Normalize returns a copy of o without what the server alone maintains

@@ -4,10 +4,8 @@ import (
 	"context"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 )
 
@@ -24,14 +22,9 @@ func (a *Applier) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 	dry := &Applier{Client: a.Client, Mapper: a.Mapper, DryRun: DryRunServer}
 	var diffs []ObjectDiff
 	for _, o := range objs {
-		gvk := o.GroupVersionKind()
-		mapping, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		client, err := resourceFor(a.Client, a.Mapper, o.GroupVersionKind(), o.GetNamespace())
 		if err != nil {
 			return nil, err
-		}
-		var client dynamic.ResourceInterface = a.Client.Resource(mapping.Resource)
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			client = a.Client.Resource(mapping.Resource).Namespace(o.GetNamespace())
 		}
 		d := ObjectDiff{Key: Key(o)}
 		live, err := client.Get(ctx, o.GetName(), metav1.GetOptions{})

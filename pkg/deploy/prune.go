@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -35,13 +34,9 @@ func (a *Applier) Prune(ctx context.Context, env, namespace string, objs []*unst
 	var pruned []string
 	var errs []error
 	for _, gvk := range kinds {
-		mapping, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		client, err := resourceFor(a.Client, a.Mapper, gvk, namespace)
 		if err != nil {
 			continue // the cluster does not serve it, so nothing of it exists
-		}
-		var client = a.Client.Resource(mapping.Resource).Namespace(namespace)
-		if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-			client = a.Client.Resource(mapping.Resource).Namespace("")
 		}
 		list, err := client.List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if apierrors.IsNotFound(err) {
@@ -102,11 +97,10 @@ func (a *Applier) HandOverReplicas(ctx context.Context, objs []*unstructured.Uns
 		if o.GetKind() != "Deployment" || !scaled[o.GetNamespace()+"/"+o.GetName()] {
 			continue
 		}
-		mapping, err := a.Mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
+		client, err := resourceFor(a.Client, a.Mapper, o.GroupVersionKind(), o.GetNamespace())
 		if err != nil {
 			return err
 		}
-		client := a.Client.Resource(mapping.Resource).Namespace(o.GetNamespace())
 		live, err := client.Get(ctx, o.GetName(), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue
@@ -163,11 +157,10 @@ func (a *Applier) ReclaimVolumes(ctx context.Context, objs []*unstructured.Unstr
 		if o.GetKind() != "PersistentVolume" {
 			continue
 		}
-		mapping, err := a.mapping(o)
+		client, err := resourceFor(a.Client, a.Mapper, o.GroupVersionKind(), "")
 		if err != nil {
 			return reclaimed, err
 		}
-		client := a.Client.Resource(mapping.Resource)
 		live, err := client.Get(ctx, o.GetName(), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue

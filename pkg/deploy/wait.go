@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -205,12 +204,10 @@ func (w *Waiter) Wait(ctx context.Context, objs []*unstructured.Unstructured) er
 
 // watch follows one object until its judge says done, as kubectl rollout status does.
 func (w *Waiter) watch(ctx context.Context, o *unstructured.Unstructured, j judge, report func(bool, string)) error {
-	gvk := o.GroupVersionKind()
-	mapping, err := w.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	client, err := resourceFor(w.Dynamic, w.Mapper, o.GroupVersionKind(), o.GetNamespace())
 	if err != nil {
 		return err
 	}
-	client := w.resource(mapping.Resource, o.GetNamespace(), mapping.Scope.Name() == meta.RESTScopeNameNamespace)
 	selector := fields.OneTermEqualSelector("metadata.name", o.GetName()).String()
 	lw := &cache.ListWatch{
 		ListFunc: func(opts metav1.ListOptions) (runtime.Object, error) {
@@ -237,13 +234,6 @@ func (w *Waiter) watch(ctx context.Context, o *unstructured.Unstructured, j judg
 		return false, nil
 	})
 	return err
-}
-
-func (w *Waiter) resource(gvr schema.GroupVersionResource, ns string, namespaced bool) dynamic.ResourceInterface {
-	if namespaced {
-		return w.Dynamic.Resource(gvr).Namespace(ns)
-	}
-	return w.Dynamic.Resource(gvr)
 }
 
 // watchPods fails the owning Deployment as soon as one of its pods is in a state that waiting cannot repair.
@@ -371,10 +361,9 @@ func explains(o *unstructured.Unstructured, ref corev1.ObjectReference) bool {
 }
 
 func (w *Waiter) get(ctx context.Context, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	gvk := o.GroupVersionKind()
-	mapping, err := w.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	client, err := resourceFor(w.Dynamic, w.Mapper, o.GroupVersionKind(), o.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
-	return w.resource(mapping.Resource, o.GetNamespace(), mapping.Scope.Name() == meta.RESTScopeNameNamespace).Get(ctx, o.GetName(), metav1.GetOptions{})
+	return client.Get(ctx, o.GetName(), metav1.GetOptions{})
 }
