@@ -132,6 +132,7 @@ func Key(u *unstructured.Unstructured) string {
 func (w *Waiter) Wait(ctx context.Context, objs []*unstructured.Unstructured) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	started := time.Now()
 	var (
 		mu       sync.Mutex
 		failures = map[string]string{}
@@ -195,7 +196,7 @@ func (w *Waiter) Wait(ctx context.Context, objs []*unstructured.Unstructured) er
 	defer diagCancel()
 	for key, o := range pending {
 		if _, failed := failures[key]; !failed {
-			werr.Failures = append(werr.Failures, Failure{key, w.explain(diagCtx, o)})
+			werr.Failures = append(werr.Failures, Failure{key, w.explain(diagCtx, o, started)})
 		}
 	}
 	sort.Slice(werr.Failures, func(i, j int) bool { return werr.Failures[i].Object < werr.Failures[j].Object })
@@ -311,7 +312,7 @@ func deploymentOf(pod *corev1.Pod) string {
 // explain says why an object is still not healthy: for a Deployment, its pods'
 // container states and the warnings of its pods and ReplicaSets (failing
 // probes, Pod Security refusals, scheduling, mounts); otherwise its last status.
-func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured) string {
+func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured, since time.Time) string {
 	var reasons []string
 	if o.GetKind() == "Deployment" {
 		pods, err := w.Kube.CoreV1().Pods(o.GetNamespace()).List(ctx, metav1.ListOptions{})
@@ -329,7 +330,8 @@ func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured) stri
 	if err == nil {
 		seen := map[string]bool{}
 		for _, e := range events.Items {
-			if !explains(o, e.InvolvedObject) {
+			// Only what happened during this wait (events of replaced pods linger for an hour).
+			if !explains(o, e.InvolvedObject) || eventTime(e).Before(since.Add(-5*time.Second)) {
 				continue
 			}
 			line := fmt.Sprintf("%s %s: %s", e.Reason, strings.ToLower(e.InvolvedObject.Kind)+"/"+e.InvolvedObject.Name, e.Message)
@@ -349,6 +351,16 @@ func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured) stri
 		return "not healthy, and no event says why"
 	}
 	return strings.Join(reasons, "; ")
+}
+
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }
 
 // explains tells whether an event about ref is about o: for a Deployment also

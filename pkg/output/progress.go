@@ -19,6 +19,7 @@ type Progress struct {
 	order  []string
 	state  map[string]progressLine
 	drawn  int
+	width  int // of the terminal: a wrapped line would break the redraw's cursor arithmetic
 	done   lipgloss.Style
 	wait   lipgloss.Style
 	failed lipgloss.Style
@@ -31,13 +32,16 @@ type progressLine struct {
 
 // NewProgress writes to w, live only if w is a terminal.
 func NewProgress(w io.Writer) *Progress {
-	live := false
-	if f, ok := w.(*os.File); ok {
-		live = term.IsTerminal(int(f.Fd()))
+	live, width := false, 0
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		live = true
+		if width, _, _ = term.GetSize(int(f.Fd())); width <= 0 {
+			width = 80
+		}
 	}
 	r := lipgloss.NewRenderer(w)
 	return &Progress{
-		w: w, live: live, state: map[string]progressLine{},
+		w: w, live: live, width: width, state: map[string]progressLine{},
 		done:   r.NewStyle().Foreground(lipgloss.Color("2")),
 		wait:   r.NewStyle().Foreground(lipgloss.Color("3")),
 		failed: r.NewStyle().Foreground(lipgloss.Color("1")).Bold(true),
@@ -80,7 +84,16 @@ func (p *Progress) redraw() {
 		case len(l.msg) >= 7 && l.msg[:7] == "FAILED:":
 			mark = p.failed.Render("✗")
 		}
-		fmt.Fprintf(p.w, "%s %s  %s\n", mark, key, l.msg)
+		fmt.Fprintf(p.w, "%s %s\n", mark, truncate(key+"  "+l.msg, p.width-3))
 	}
 	p.drawn = len(p.order)
+}
+
+// truncate cuts s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if n <= 1 || len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
