@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,7 +63,7 @@ func newVerifyCommand(streams genericiooptions.IOStreams, kubeFlags *genericclio
 				return cannotRun{err}
 			}
 			for _, c := range checks {
-				if !contains(verify.Checks, c) {
+				if !slices.Contains(verify.Checks, c) {
 					return cannotRun{fmt.Errorf("--check %s: checks are %s", c, strings.Join(verify.Checks, ","))}
 				}
 			}
@@ -154,13 +155,4 @@ func defaultProbeImage(services map[string]string) string {
 		return name
 	}
 	return name + ":" + tag
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/revision"
@@ -303,20 +302,4 @@ func holderIdentity(ctx context.Context, kube kubernetes.Interface) string {
 		user = r.Status.UserInfo.Username
 	}
 	return fmt.Sprintf("%s on %s (pid %d)", user, host, os.Getpid())
-}
-
-// ManifestYAML marshals objects as one YAML stream (for diff and client dry runs).
-func ManifestYAML(objs []*unstructured.Unstructured) ([]byte, error) {
-	var out []byte
-	for i, o := range objs {
-		data, err := yaml.Marshal(o.Object)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			out = append(out, []byte("---\n")...)
-		}
-		out = append(out, data...)
-	}
-	return out, nil
 }

@@ -91,7 +91,7 @@ func judgeFor(kind string) judge {
 		}
 	case "ExternalSecret", "SecretStore":
 		return func(u *unstructured.Unstructured) (bool, string, error) {
-			status, message := condition(u, "Ready")
+			status, _, message := Condition(u, "Ready")
 			if status == "True" {
 				return true, "ready", nil
 			}
@@ -99,7 +99,7 @@ func judgeFor(kind string) judge {
 		}
 	case "HorizontalPodAutoscaler":
 		return func(u *unstructured.Unstructured) (bool, string, error) {
-			status, message := condition(u, "ScalingActive")
+			status, _, message := Condition(u, "ScalingActive")
 			if status != "True" {
 				return false, "not reading metrics yet: " + message, nil
 			}
@@ -109,17 +109,19 @@ func judgeFor(kind string) judge {
 	return nil
 }
 
-func condition(u *unstructured.Unstructured, kind string) (status, message string) {
+// Condition returns the status, reason and message of an object's condition of the given type.
+func Condition(u *unstructured.Unstructured, kind string) (status, reason, message string) {
 	conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conditions {
 		m, _ := c.(map[string]any)
 		if m["type"] == kind {
-			s, _ := m["status"].(string)
-			msg, _ := m["message"].(string)
-			return s, msg
+			status, _ = m["status"].(string)
+			reason, _ = m["reason"].(string)
+			message, _ = m["message"].(string)
+			return status, reason, message
 		}
 	}
-	return "Unknown", "no " + kind + " condition yet"
+	return "Unknown", "", "no " + kind + " condition yet"
 }
 
 // Key names an object in progress output and failures.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/charmbracelet/lipgloss"
@@ -81,7 +82,7 @@ func (p *Progress) redraw() {
 		switch {
 		case l.done:
 			mark = p.done.Render("✓")
-		case len(l.msg) >= 7 && l.msg[:7] == "FAILED:":
+		case strings.HasPrefix(l.msg, "FAILED:"):
 			mark = p.failed.Render("✗")
 		}
 		fmt.Fprintf(p.w, "%s %s\n", mark, truncate(key+"  "+l.msg, p.width-3))

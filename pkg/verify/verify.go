@@ -265,7 +265,7 @@ func (v *Verifier) secrets(ctx context.Context) []Result {
 			out = append(out, Result{"secrets", subject, Fail, err.Error(), "is External Secrets Operator installed?"})
 			continue
 		}
-		status, reason, message := condition(live, "Ready")
+		status, reason, message := deploy.Condition(live, "Ready")
 		if status == "True" {
 			out = append(out, Result{"secrets", subject, Pass, "ready: " + reason, ""})
 		} else {
@@ -310,20 +310,6 @@ func (v *Verifier) secrets(ctx context.Context) []Result {
 		}
 	}
 	return out
-}
-
-func condition(u *unstructured.Unstructured, kind string) (status, reason, message string) {
-	conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conditions {
-		m, _ := c.(map[string]any)
-		if m["type"] == kind {
-			status, _ = m["status"].(string)
-			reason, _ = m["reason"].(string)
-			message, _ = m["message"].(string)
-			return
-		}
-	}
-	return "Unknown", "", "no " + kind + " condition"
 }
 
 // scaling: each HPA reads current CPU and memory metrics and has the specified min, max and targets.
