@@ -29,14 +29,14 @@ services: ## the four reference services, bin/<service>-service
 images: services ## image archives, bin/images/<service>.tar, named like the ECR repositories
 	@for s in $(SERVICES); do \
 	  case $$s in orchestrator) p=8000;; layering) p=8001;; wash-trading) p=8002;; aggregator) p=8003;; esac; \
-	  go run ./tools/mkimage -tag layering-detection-$$s:$(VERSION) -out bin/images/$$s.tar \
-	    -file bin/$$s-service=/$$s-service -user 1000:1000 -port $$p/tcp \
+	  go -C tools run ./mkimage -tag layering-detection-$$s:$(VERSION) -out $(CURDIR)/bin/images/$$s.tar \
+	    -file $(CURDIR)/bin/$$s-service=/$$s-service -user 1000:1000 -port $$p/tcp \
 	    -label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.title=layering-detection-$$s || exit 1; \
 	  echo "bin/images/$$s.tar  layering-detection-$$s:$(VERSION)"; \
 	done
 	@go build -trimpath -ldflags '$(LDFLAGS)' -o bin/layering-verify-probe ./cmd/layering-verify-probe
-	@go run ./tools/mkimage -tag layering-detection-verify-probe:$(VERSION) -out bin/images/verify-probe.tar \
-	  -file bin/layering-verify-probe=/layering-verify-probe -user 1000:1000 \
+	@go -C tools run ./mkimage -tag layering-detection-verify-probe:$(VERSION) -out $(CURDIR)/bin/images/verify-probe.tar \
+	  -file $(CURDIR)/bin/layering-verify-probe=/layering-verify-probe -user 1000:1000 \
 	  -label org.opencontainers.image.title=layering-detection-verify-probe
 	@echo "bin/images/verify-probe.tar  layering-detection-verify-probe:$(VERSION)  (kubectl layering verify)"
 

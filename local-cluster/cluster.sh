@@ -262,8 +262,8 @@ build_images() {
 	step "pause, probe and addon images (tools/mkimage)" "$LOGS/build-images.log"
 	: >"$LOGS/build-images.log"
 	[ -f "$REPO/tools/mkimage/main.go" ] || die "tools/mkimage is missing in $REPO"
-	# Small root-module programs: go build is a no-op when they are up to date.
-	(cd "$REPO" && go build -buildvcs=false -trimpath -ldflags "-s -w" -o "$BIN/" ./tools/mkimage ./local-cluster/pause ./local-cluster/probe) >>"$LOGS/build-images.log" 2>&1
+	# Small programs of the tools module: go build is a no-op when they are up to date.
+	(cd "$REPO/tools" && go build -buildvcs=false -trimpath -ldflags "-s -w" -o "$BIN/" ./mkimage ./pause ./probe) >>"$LOGS/build-images.log" 2>&1
 	make_image pause "$PAUSE_IMAGE" 65535:65535 "$BIN/pause" /pause
 	make_image probe "$PROBE_IMAGE" 65532:65532 "$BIN/probe" /probe
 	make_image coredns "$COREDNS_IMAGE" 65532:65532 "$BIN/coredns" /coredns
