@@ -10,11 +10,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
+
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
 )
 
 // FieldManager owns every field the plugin applies, so re-applies are
@@ -56,14 +55,22 @@ type DryRun string
 
 const (
 	DryRunNone   DryRun = ""
+	DryRunClient DryRun = "client" // rendered and checked here only
 	DryRunServer DryRun = "server" // validated and admitted by the API server, persisted nowhere
 )
 
 // Applier server-side applies objects through the dynamic client.
 type Applier struct {
-	Client dynamic.Interface
-	Mapper meta.RESTMapper
-	DryRun DryRun
+	Clients kube.Clients
+	DryRun  DryRun
+}
+
+func (a *Applier) applyOptions() metav1.ApplyOptions {
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	if a.DryRun == DryRunServer {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	return opts
 }
 
 // Action is what applying did to one object.
@@ -130,7 +137,7 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	if err := ctx.Err(); err != nil {
 		return nil, NotApplied, err
 	}
-	client, err := resourceFor(a.Client, a.Mapper, obj.GroupVersionKind(), obj.GetNamespace())
+	client, err := a.Clients.ResourceFor(obj.GroupVersionKind(), obj.GetNamespace())
 	if err != nil {
 		return nil, Failed, err
 	}
@@ -140,11 +147,7 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	} else if err != nil {
 		return nil, Failed, err
 	}
-	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
-	if a.DryRun == DryRunServer {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	live, err := client.Apply(ctx, obj.GetName(), obj, opts)
+	live, err := client.Apply(ctx, obj.GetName(), obj, a.applyOptions())
 	switch {
 	case err != nil:
 		return nil, Failed, err
@@ -152,46 +155,9 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		return live, Created, nil
 	case a.DryRun == DryRunNone && live.GetResourceVersion() == before.GetResourceVersion():
 		return live, Unchanged, nil
-	case a.DryRun != DryRunNone && equality.Semantic.DeepEqual(Normalize(before).Object, Normalize(live).Object):
+	case a.DryRun != DryRunNone && equality.Semantic.DeepEqual(kube.Normalize(before).Object, kube.Normalize(live).Object):
 		// A dry run persists nothing, so the resourceVersion cannot tell.
 		return live, Unchanged, nil
 	}
 	return live, Configured, nil
-}
-
-// resourceFor is the client for one kind in one namespace (ignored for
-// cluster-scoped kinds). A kind whose CRD was just installed may be missing
-// from cached discovery: the mapper is reset and asked once more.
-func resourceFor(client dynamic.Interface, mapper meta.RESTMapper, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
-	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		if r, ok := mapper.(meta.ResettableRESTMapper); ok {
-			r.Reset()
-			mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
-	}
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		return client.Resource(mapping.Resource).Namespace(namespace), nil
-	}
-	return client.Resource(mapping.Resource), nil
-}
-
-// Normalize returns a copy of o without what the server alone maintains
-// (status, bookkeeping metadata), for comparing intent.
-func Normalize(o *unstructured.Unstructured) *unstructured.Unstructured {
-	c := o.DeepCopy()
-	unstructured.RemoveNestedField(c.Object, "status")
-	for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"} {
-		unstructured.RemoveNestedField(c.Object, "metadata", f)
-	}
-	annotations := c.GetAnnotations()
-	delete(annotations, "deployment.kubernetes.io/revision")
-	if len(annotations) == 0 {
-		annotations = nil
-	}
-	c.SetAnnotations(annotations)
-	return c
 }

@@ -2,11 +2,9 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -14,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/version"
-	apimachineryversion "k8s.io/apimachinery/pkg/version"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
 )
 
 // MinServerVersion is the oldest Kubernetes the manifests run on: preStop
@@ -45,19 +43,6 @@ func (e *PreflightError) Error() string {
 	return fmt.Sprintf("preflight failed, nothing was applied:\n%s", strings.Join(lines, "\n"))
 }
 
-// UnreachableError means the API server could not be asked anything.
-type UnreachableError struct {
-	Host string
-	Err  error
-}
-
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the Kubernetes API server at %s: %v\n"+
-		"  check --kubeconfig and --context (on EKS: aws eks update-kubeconfig --name <cluster>), and that the server is up", e.Host, e.Err)
-}
-
-func (e *UnreachableError) Unwrap() error { return e.Err }
-
 // How to install what a group of kinds or a named dependency needs.
 var installHints = map[string]string{
 	"external-secrets.io":  "install External Secrets Operator v0.16 or newer (external-secrets.io/v1): helm install external-secrets external-secrets/external-secrets -n external-secrets --create-namespace",
@@ -76,37 +61,36 @@ var (
 )
 
 // Preflight checks, before anything is written, that the cluster is reachable,
-// recent enough, and has everything the objects rely on. It returns an
-// *UnreachableError, a *PreflightError, or nil.
-func Preflight(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynamic.Interface, mapper meta.RESTMapper, host string, objs []*unstructured.Unstructured) error {
-	info, err := ServerVersion(ctx, disc, host)
+// recent enough, and has everything the objects rely on. It returns a
+// *kube.UnreachableError, a *PreflightError, or nil.
+func Preflight(ctx context.Context, c kube.Clients, objs []*unstructured.Unstructured) error {
+	info, err := c.ServerVersion(ctx)
 	if err != nil {
 		return err
 	}
-	var problems []Problem
-	if v, err := version.ParseGeneric(info.GitVersion); err != nil || v.LessThan(MinServerVersion) {
-		problems = append(problems, Problem{"Kubernetes version", fmt.Sprintf("the server runs %s; the manifests need %s or newer", info.GitVersion, MinServerVersion), installHints["server-version"]})
+	problems := checkServerVersion(info.GitVersion)
+	problems = append(problems, checkKinds(c.Mapper, objs)...)
+	problems = append(problems, checkDependencies(ctx, c.Dynamic, objs)...)
+	if len(problems) > 0 {
+		return &PreflightError{Problems: problems}
 	}
+	return nil
+}
 
+func checkServerVersion(gitVersion string) []Problem {
+	if v, err := version.ParseGeneric(gitVersion); err != nil || v.LessThan(MinServerVersion) {
+		return []Problem{{"Kubernetes version", fmt.Sprintf("the server runs %s; the manifests need %s or newer", gitVersion, MinServerVersion), installHints["server-version"]}}
+	}
+	return nil
+}
+
+// checkKinds requires every kind of objs to be served (CRDs installed).
+func checkKinds(mapper meta.RESTMapper, objs []*unstructured.Unstructured) []Problem {
 	kinds := map[schema.GroupVersionKind]bool{}
-	csiDrivers := map[string]bool{}
-	ingressClasses := map[string]bool{}
-	needsMetrics := false
 	for _, o := range objs {
 		kinds[o.GroupVersionKind()] = true
-		switch o.GetKind() {
-		case "PersistentVolume":
-			if d, ok, _ := unstructured.NestedString(o.Object, "spec", "csi", "driver"); ok {
-				csiDrivers[d] = true
-			}
-		case "Ingress":
-			if c, ok, _ := unstructured.NestedString(o.Object, "spec", "ingressClassName"); ok {
-				ingressClasses[c] = true
-			}
-		case "HorizontalPodAutoscaler":
-			needsMetrics = true
-		}
 	}
+	var problems []Problem
 	for _, gvk := range sortedKinds(kinds) {
 		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 			hint, ok := installHints[gvk.Group]
@@ -116,6 +100,33 @@ func Preflight(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynam
 			problems = append(problems, Problem{gvk.Kind + " (" + gvk.GroupVersion().String() + ")", "the cluster does not serve this API", hint})
 		}
 	}
+	return problems
+}
+
+// dependencies are what objs name but do not contain: CSI drivers of volumes,
+// ingress classes, and whether autoscalers need the metrics API.
+func dependencies(objs []*unstructured.Unstructured) (csiDrivers, ingressClasses []string, needsMetrics bool) {
+	drivers, classes := map[string]bool{}, map[string]bool{}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "PersistentVolume":
+			if d, ok, _ := unstructured.NestedString(o.Object, "spec", "csi", "driver"); ok {
+				drivers[d] = true
+			}
+		case "Ingress":
+			if c, ok, _ := unstructured.NestedString(o.Object, "spec", "ingressClassName"); ok {
+				classes[c] = true
+			}
+		case "HorizontalPodAutoscaler":
+			needsMetrics = true
+		}
+	}
+	return sortedKeys(drivers), sortedKeys(classes), needsMetrics
+}
+
+func checkDependencies(ctx context.Context, dyn dynamic.Interface, objs []*unstructured.Unstructured) []Problem {
+	var problems []Problem
+	csiDrivers, ingressClasses, needsMetrics := dependencies(objs)
 	exists := func(gvr schema.GroupVersionResource, name, what, hintKey string) {
 		if _, err := dyn.Resource(gvr).Get(ctx, name, metav1.GetOptions{}); err != nil {
 			problem := "not found"
@@ -125,35 +136,16 @@ func Preflight(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynam
 			problems = append(problems, Problem{what, problem, installHints[hintKey]})
 		}
 	}
-	for _, d := range sortedKeys(csiDrivers) {
+	for _, d := range csiDrivers {
 		exists(gvrCSIDriver, d, "CSI driver "+d, "csi:"+d)
 	}
-	for _, c := range sortedKeys(ingressClasses) {
+	for _, c := range ingressClasses {
 		exists(gvrIngressClass, c, "IngressClass "+c, "ingressclass:"+c)
 	}
 	if needsMetrics {
 		problems = append(problems, checkMetricsAPI(ctx, dyn)...)
 	}
-	if len(problems) > 0 {
-		return &PreflightError{Problems: problems}
-	}
-	return nil
-}
-
-// ServerVersion asks the API server its version, within a bounded time (an
-// unreachable server must not hang the command); failure is an *UnreachableError.
-func ServerVersion(ctx context.Context, disc discovery.DiscoveryInterface, host string) (*apimachineryversion.Info, error) {
-	versionCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	raw, err := disc.RESTClient().Get().AbsPath("/version").Do(versionCtx).Raw()
-	if err != nil {
-		return nil, &UnreachableError{Host: host, Err: err}
-	}
-	var info apimachineryversion.Info
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return nil, &UnreachableError{Host: host, Err: fmt.Errorf("unexpected answer to /version: %w", err)}
-	}
-	return &info, nil
+	return problems
 }
 
 // checkMetricsAPI requires the resource metrics API that HPAs read to be registered and available.

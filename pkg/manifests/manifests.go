@@ -3,8 +3,11 @@
 package manifests
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -12,6 +15,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
@@ -187,6 +191,38 @@ func Objects(m resmap.ResMap) ([]*unstructured.Unstructured, error) {
 	}
 	if len(objs) == 0 {
 		return nil, errors.New("the build produced no objects")
+	}
+	return objs, nil
+}
+
+// ObjectsFromYAML parses a multi-document YAML stream (a recorded revision's
+// manifests) into objects, in document order.
+func ObjectsFromYAML(data []byte) ([]*unstructured.Unstructured, error) {
+	r := k8syaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var objs []*unstructured.Unstructured
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		data, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, err
+		}
+		if len(bytes.TrimSpace(data)) == 0 || string(data) == "null" {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(data); err != nil {
+			return nil, err
+		}
+		objs = append(objs, u)
+	}
+	if len(objs) == 0 {
+		return nil, errors.New("the manifests hold no objects")
 	}
 	return objs, nil
 }

@@ -35,13 +35,17 @@ const (
 
 // Revision describes one successful deploy.
 type Revision struct {
-	Number   int               `json:"number"`
-	Env      string            `json:"env"`
-	Digest   string            `json:"digest"` // sha256 of the applied manifests
-	Images   map[string]string `json:"images"` // service -> image reference
-	Time     time.Time         `json:"time"`
-	User     string            `json:"user"`
-	Manifest []byte            `json:"-"` // the rendered YAML that was applied
+	Number int               `json:"number"`
+	Env    string            `json:"env"`
+	Digest string            `json:"digest"` // sha256 of the applied manifests
+	Images map[string]string `json:"images"` // service -> image reference
+	Time   time.Time         `json:"time"`
+	User   string            `json:"user"`
+	// What made it: "deploy", "rollback to 3", "atomic rollback after failed deploy of …".
+	Description string `json:"description,omitempty"`
+	// RollbackOf is the revision a rollback returned to (0: not a rollback).
+	RollbackOf int    `json:"rollbackOf,omitempty"`
+	Manifest   []byte `json:"-"` // the rendered YAML that was applied
 }
 
 // Digest is the manifest digest recorded with a revision.
@@ -82,6 +86,17 @@ func (s *Store) Get(ctx context.Context, number int) (Revision, error) {
 		return Revision{}, err
 	}
 	return decode(secret, true)
+}
+
+// Latest returns the newest revision of env with its manifests; ok is false
+// when there is none.
+func (s *Store) Latest(ctx context.Context, env string) (Revision, bool, error) {
+	secrets, err := s.list(ctx, env)
+	if err != nil || len(secrets) == 0 {
+		return Revision{}, false, err
+	}
+	r, err := decode(&secrets[0], true)
+	return r, err == nil, err
 }
 
 // Record stores r as the next revision and trims the history to History

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
 )
 
 // Status of one check.
@@ -265,7 +266,7 @@ func (v *Verifier) secrets(ctx context.Context) []Result {
 			out = append(out, Result{"secrets", subject, Fail, err.Error(), "is External Secrets Operator installed?"})
 			continue
 		}
-		status, reason, message := deploy.Condition(live, "Ready")
+		status, reason, message := kube.Condition(live, "Ready")
 		if status == "True" {
 			out = append(out, Result{"secrets", subject, Pass, "ready: " + reason, ""})
 		} else {

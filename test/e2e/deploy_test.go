@@ -189,7 +189,7 @@ func testRedeployIsANoOp(ctx context.Context, t *testing.T, cfg *rest.Config) {
 		out := map[string]string{}
 		for _, o := range renderEnv(t, "local") {
 			gvk := o.GroupVersionKind()
-			m, err := applier.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			m, err := applier.Clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -42,6 +42,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 )
 
@@ -75,7 +76,7 @@ func platformApplier(t *testing.T, cfg *rest.Config, dryRun deploy.DryRun) *depl
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &deploy.Applier{Client: dyn, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), DryRun: dryRun}
+	return &deploy.Applier{Clients: kube.Clients{Dynamic: dyn, Discovery: dc, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), Host: cfg.Host}, DryRun: dryRun}
 }
 
 func renderEnv(t *testing.T, env string) []*unstructured.Unstructured {
@@ -443,7 +444,7 @@ func installESOCRDs(ctx context.Context, t *testing.T, cfg *rest.Config) {
 	// Wait on what an apply uses: a fresh discovery-based mapper (the aggregated
 	// discovery document lags behind the CRD's own group endpoint).
 	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
-		mapper := platformApplier(t, cfg, deploy.DryRunNone).Mapper
+		mapper := platformApplier(t, cfg, deploy.DryRunNone).Clients.Mapper
 		for _, kind := range []string{"SecretStore", "ExternalSecret"} {
 			if _, err := mapper.RESTMapping(schema.GroupKind{Group: "external-secrets.io", Kind: kind}, "v1"); err != nil {
 				return false, nil

@@ -1,0 +1,157 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
+	"github.com/layering-detection/kubectl-layering/pkg/manifests"
+	"github.com/layering-detection/kubectl-layering/pkg/output"
+)
+
+const deployLong = `Render the environment's embedded manifests, check the cluster's
+prerequisites, apply everything with server-side apply (field manager
+"kubectl-layering"), prune what earlier deploys applied and the manifests no
+longer contain, and wait until every workload has rolled out, every volume
+claim is bound and every secret synced. Autoscalers that are only waiting for
+the first metrics of new pods are reported as pending and do not hold the
+deploy (--wait-for-metrics waits for them too); an autoscaler that cannot work
+(e.g. a container without the resource request its target is measured
+against) fails the deploy at once. A successful deploy is recorded as a
+revision that rollback can return to.
+
+One deploy or rollback per environment at a time: a second one fails at once
+and names the holder; a deploy that loses its lease stops. Ctrl-C stops
+cleanly and reports what was and was not applied; re-running deploy finishes
+the job.
+
+Exit codes: 0 healthy, 1 failed, 2 could not run (input, kubeconfig,
+unreachable, preflight, busy), 130 interrupted.`
+
+const deployExample = `  # Deploy production at the images the manifests name
+  kubectl layering deploy --env prod
+
+  # A release: every service at one tag, one service at a digest
+  kubectl layering deploy --env prod --image-tag 1.4.2 \
+      --image aggregator=111122223333.dkr.ecr.us-east-1.amazonaws.com/layering-detection-aggregator@sha256:…
+
+  # What would change, evaluated by the API server, nothing persisted
+  kubectl layering deploy --env staging --dry-run=server`
+
+// DeployOptions deploys one environment.
+type DeployOptions struct {
+	EnvFlags
+	ImageFlags
+	OutputFlags
+	DryRunFlags
+	Timeout        time.Duration
+	Prune          bool
+	WaitForMetrics bool
+
+	env     manifests.Env
+	tree    *manifests.Tree
+	images  deploy.ImageOverrides
+	format  output.Format
+	dryRun  deploy.DryRun
+	clients kube.Clients
+	factory Factory
+	genericiooptions.IOStreams
+}
+
+func NewCmdDeploy(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &DeployOptions{factory: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:     "deploy --env ENV",
+		Short:   "Apply one environment and wait until it is healthy",
+		Long:    deployLong,
+		Example: deployExample,
+		Args:    cobra.NoArgs,
+		RunE:    runE(o),
+	}
+	o.EnvFlags.AddFlags(cmd)
+	o.ImageFlags.AddFlags(cmd)
+	o.OutputFlags.AddFlags(cmd)
+	o.DryRunFlags.AddFlags(cmd)
+	addTimeoutFlag(cmd, &o.Timeout, 5*time.Minute, "how long to wait for the environment to become healthy")
+	cmd.Flags().BoolVar(&o.Prune, "prune", true, "delete objects earlier deploys applied that the manifests no longer contain")
+	cmd.Flags().BoolVar(&o.WaitForMetrics, "wait-for-metrics", false, "also wait until every autoscaler has read its first metrics")
+	return cmd
+}
+
+func (o *DeployOptions) Complete(*cobra.Command, []string) (err error) {
+	if o.format, err = o.Format(); err != nil {
+		return err
+	}
+	if o.dryRun, err = o.Mode(); err != nil {
+		return err
+	}
+	if o.images, err = o.Overrides(); err != nil {
+		return err
+	}
+	o.tree, err = manifests.Embedded()
+	return err
+}
+
+func (o *DeployOptions) Validate() (err error) {
+	if o.env, err = o.Resolve(o.tree); err != nil {
+		return err
+	}
+	if o.Timeout <= 0 {
+		return usage("--timeout must be positive")
+	}
+	if o.dryRun != deploy.DryRunClient {
+		o.clients, err = o.factory.Clients()
+	}
+	return err
+}
+
+func (o *DeployOptions) Run(ctx context.Context) error {
+	m, err := deploy.Render(o.tree, o.env.Name, o.images)
+	if err != nil {
+		return err
+	}
+	res, err := o.release("deploy").Run(ctx, m)
+	return o.report(res, err)
+}
+
+func (o *DeployOptions) release(description string) *deploy.Release {
+	return &deploy.Release{
+		Clients: o.clients, DryRun: o.dryRun, Timeout: o.Timeout, Prune: o.Prune, WaitForMetrics: o.WaitForMetrics,
+		Progress: output.NewProgress(o.ErrOut), Warnings: o.ErrOut, Description: description,
+	}
+}
+
+// report prints the result (a table only once something was sent) and the summary.
+func (o *DeployOptions) report(res *deploy.Result, runErr error) error {
+	if o.format != output.Table || res.Attempted() || (o.dryRun == deploy.DryRunClient && runErr == nil) {
+		if err := output.Print(o.Out, o.format, res); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if o.format == output.Table {
+		fmt.Fprintln(o.ErrOut, summary(res))
+	}
+	return nil
+}
+
+func summary(r *deploy.Result) string {
+	switch {
+	case r.DryRun != "":
+		return fmt.Sprintf("%s: dry run (%s), nothing persisted", r.Env, r.DryRun)
+	case !r.Healthy:
+		return ""
+	}
+	s := fmt.Sprintf("%s deployed and healthy in %.1fs: revision %d, %s", r.Env, r.Seconds, r.Revision, r.Digest)
+	for _, p := range r.Pending {
+		s += fmt.Sprintf("\n  %s: %s", p.Object, p.Reason)
+	}
+	return s
+}

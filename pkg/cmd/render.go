@@ -1,0 +1,85 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+	"github.com/layering-detection/kubectl-layering/pkg/manifests"
+)
+
+// RenderOptions prints an environment's manifests, or the monitoring bundle.
+type RenderOptions struct {
+	EnvFlags
+	ImageFlags
+	Monitoring bool
+
+	tree   *manifests.Tree
+	images deploy.ImageOverrides
+	genericiooptions.IOStreams
+}
+
+func NewCmdRender(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &RenderOptions{IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "render --env ENV",
+		Short: "Print the fully built manifests of one environment",
+		Long: `Print the fully built manifests of one environment as YAML, exactly as
+deploy would apply them (with the same --image-tag and --image overrides).
+Nothing is sent to the cluster.
+
+--monitoring prints the cluster-level log shipping (Fluent Bit to CloudWatch)
+instead, which is shared by all environments of a cluster.`,
+		Example: `  kubectl layering render --env prod
+  kubectl layering render --env prod --image-tag 1.4.2 | kubectl apply --dry-run=server -f -
+  kubectl layering render --monitoring`,
+		Args: cobra.NoArgs,
+		RunE: runE(o),
+	}
+	o.EnvFlags.AddFlags(cmd)
+	o.ImageFlags.AddFlags(cmd)
+	cmd.Flags().BoolVar(&o.Monitoring, "monitoring", false, "render the cluster-level log shipping instead of an environment")
+	return cmd
+}
+
+func (o *RenderOptions) Complete(*cobra.Command, []string) (err error) {
+	if o.images, err = o.Overrides(); err != nil {
+		return err
+	}
+	o.tree, err = manifests.Embedded()
+	return err
+}
+
+func (o *RenderOptions) Validate() error {
+	if o.Monitoring {
+		if o.Env != "" {
+			return usage("--env and --monitoring are exclusive")
+		}
+		return nil
+	}
+	_, err := o.Resolve(o.tree)
+	return err
+}
+
+func (o *RenderOptions) Run(context.Context) error {
+	if o.Monitoring {
+		m, err := o.tree.Render("monitoring")
+		if err != nil {
+			return err
+		}
+		data, err := m.AsYaml()
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(data)
+		return err
+	}
+	m, err := deploy.Render(o.tree, o.Env, o.images)
+	if err != nil {
+		return err
+	}
+	_, err = o.Out.Write(m.YAML)
+	return err
+}
