@@ -1,10 +1,18 @@
 package deploy
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
 )
@@ -46,4 +54,52 @@ func autoscalerProblem(reason, message string) string {
 		return "the metrics API does not answer (is metrics-server running?): " + message
 	}
 	return ""
+}
+
+// missingRequests names the containers of a pod template that lack a request
+// for a resource an HPA measures utilization against. The HPA controller reads
+// metrics before it looks at requests, so for pods without metrics yet its
+// condition cannot tell: the template can.
+func missingRequests(hpa *autoscalingv2.HorizontalPodAutoscaler, template corev1.PodTemplateSpec) []string {
+	var missing []string
+	for _, m := range hpa.Spec.Metrics {
+		if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Target.Type != autoscalingv2.UtilizationMetricType {
+			continue
+		}
+		for _, c := range template.Spec.Containers {
+			if _, ok := c.Resources.Requests[m.Resource.Name]; !ok {
+				missing = append(missing, fmt.Sprintf("container %s has no %s request", c.Name, m.Resource.Name))
+			}
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// autoscalerJudge judges an HPA, and for one not reading metrics yet also the
+// live pod template of its target, so a problem metrics would only reveal later
+// fails the release now.
+func (w *Waiter) autoscalerJudge(ctx context.Context) judge {
+	return func(u *unstructured.Unstructured) (bool, string, error) {
+		done, msg, err := autoscalerState(u, w.WaitForMetrics)
+		if err != nil || msg != FirstMetricsPending && !strings.HasPrefix(msg, "not reading metrics yet") {
+			return done, msg, err
+		}
+		var hpa autoscalingv2.HorizontalPodAutoscaler
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &hpa); err != nil {
+			return done, msg, nil
+		}
+		if hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
+			return done, msg, nil
+		}
+		var target *appsv1.Deployment
+		target, err = w.Clients.Kube.AppsV1().Deployments(u.GetNamespace()).Get(ctx, hpa.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
+		if err != nil {
+			return done, msg, nil // the target's own wait reports it
+		}
+		if missing := missingRequests(&hpa, target.Spec.Template); len(missing) > 0 {
+			return false, "", fmt.Errorf("cannot compute utilization of deployment/%s: %s", target.Name, strings.Join(missing, "; "))
+		}
+		return done, msg, nil
+	}
 }

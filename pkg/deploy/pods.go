@@ -98,7 +98,7 @@ func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured, sinc
 		}
 	}
 	if len(reasons) == 0 {
-		if j := w.judgeFor(o.GroupVersionKind().GroupKind()); j != nil {
+		if j := w.judgeFor(ctx, o.GroupVersionKind().GroupKind()); j != nil {
 			if live, err := w.get(ctx, o); err == nil {
 				_, msg, _ := j(live)
 				return msg

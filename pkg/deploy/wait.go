@@ -68,7 +68,7 @@ type judge func(*unstructured.Unstructured) (done bool, message string, err erro
 // judgeFor returns how to tell when an object of gk is healthy, or nil for
 // kinds that are ready once applied. Workloads are judged by kubectl's own
 // rollout status viewers.
-func (w *Waiter) judgeFor(gk schema.GroupKind) judge {
+func (w *Waiter) judgeFor(ctx context.Context, gk schema.GroupKind) judge {
 	if viewer, err := polymorphichelpers.StatusViewerFor(gk); err == nil {
 		return func(u *unstructured.Unstructured) (bool, string, error) {
 			msg, done, err := viewer.Status(u, 0)
@@ -81,9 +81,7 @@ func (w *Waiter) judgeFor(gk schema.GroupKind) judge {
 	case "ExternalSecret", "SecretStore":
 		return conditionReady
 	case "HorizontalPodAutoscaler":
-		return func(u *unstructured.Unstructured) (bool, string, error) {
-			return autoscalerState(u, w.WaitForMetrics)
-		}
+		return w.autoscalerJudge(ctx)
 	}
 	return nil
 }
@@ -132,7 +130,7 @@ func (w *Waiter) Wait(ctx context.Context, objs []*unstructured.Unstructured) ([
 	}
 	namespaces := map[string]bool{}
 	for _, o := range objs {
-		j := w.judgeFor(o.GroupVersionKind().GroupKind())
+		j := w.judgeFor(ctx, o.GroupVersionKind().GroupKind())
 		if j == nil {
 			continue
 		}

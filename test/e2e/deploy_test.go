@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
 )
 
 var (
@@ -203,7 +204,7 @@ func testRedeployIsANoOp(ctx context.Context, t *testing.T, cfg *rest.Config) {
 				// Controllers rewrite their status all the time; their spec is what deploy must not touch.
 				version = "generation " + strconv.FormatInt(live.GetGeneration(), 10)
 			}
-			out[deploy.Key(o)] = version
+			out[kube.Key(o)] = version
 		}
 		return out
 	}
