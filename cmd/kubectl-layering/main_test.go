@@ -63,4 +63,3 @@ func TestRunsAsKubectlPlugin(t *testing.T) {
 		t.Errorf("kubectl layering envs: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
-

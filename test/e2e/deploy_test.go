@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -24,7 +25,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -246,14 +249,19 @@ func testImageChangeRollsOut(ctx context.Context, t *testing.T, cs *kubernetes.C
 		t.Fatalf("ctr images tag: %v\n%s", err, out)
 	}
 	const name = "layering-detection-orchestrator"
-	// The HPA's choice, simulated: a replica count the manifests do not have.
-	scale, err := cs.AppsV1().Deployments(localNamespace).GetScale(ctx, name, metav1.GetOptions{})
-	if err != nil {
+	// The autoscaler itself chooses 2 replicas (its minimum raised for the
+	// test): faking its choice with a scale update races the real HPA, which
+	// scales back to what its own recommendations say.
+	patch := []byte(`{"spec":{"minReplicas":2}}`)
+	if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers(localNamespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "e2e-test"}); err != nil {
 		t.Fatal(err)
 	}
-	scale.Spec.Replicas = 2
-	if _, err := cs.AppsV1().Deployments(localNamespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments(localNamespace).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && *d.Spec.Replicas == 2 && d.Status.AvailableReplicas == 2, nil
+	})
+	if err != nil {
+		t.Fatalf("the autoscaler did not scale %s to its raised minimum of 2: %v", name, err)
 	}
 
 	res := mustDeployHealthy(ctx, t, "--image", "orchestrator=layering-detection-orchestrator:0.1.0-e2e")
@@ -288,6 +296,11 @@ func testPrune(ctx context.Context, t *testing.T, cfg *rest.Config, cs *kubernet
 	if _, err := platformApplier(t, cfg, deploy.DryRunNone).Apply(ctx, []*unstructured.Unstructured{obsolete}); err != nil {
 		t.Fatal(err)
 	}
+	// Inventoried, as the release that applied it left it; the look-alike too,
+	// to prove that being listed is not enough to be deleted.
+	inventoryAdd(ctx, t, cs,
+		deploy.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: localNamespace, Name: obsolete.GetName()},
+		deploy.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: localNamespace, Name: "layering-detection-foreign"})
 	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "layering-detection-foreign", Namespace: localNamespace,
 		Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-layering", "layering-detection.io/environment": "local"}}}
 	if _, err := cs.CoreV1().ConfigMaps(localNamespace).Create(ctx, foreign, metav1.CreateOptions{FieldManager: "someone-else"}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -424,10 +437,25 @@ func TestDeployPreflightMissingPrerequisites(t *testing.T) {
 
 // Requirement: `diff --env` shows what a deploy would change (exit 1 with the
 // change, 0 when nothing would), and `deploy --dry-run=server` persists nothing.
+// inventoryAdd lists refs in the local environment's inventory, as the
+// release that applied them would have.
+func inventoryAdd(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, refs ...deploy.Ref) {
+	t.Helper()
+	inv := &deploy.Inventory{Kube: cs, Env: "local", Namespace: localNamespace}
+	current, err := inv.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.Write(ctx, append(current, refs...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func testDiffAndServerDryRun(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
 	if r := runPlugin(ctx, t, "diff", "--env", "local"); r.code != 0 || r.stdout != "" {
 		t.Errorf("diff of the deployed manifests: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	t.Run("SecretValuesMaskedAndPrunesShown", func(t *testing.T) { testDiffMasksAndPrunes(ctx, t, cs) })
 	r := runPlugin(ctx, t, "diff", "--env", "local", "--image-tag", "0.1.0-diff")
 	if r.code != 1 || !strings.Contains(r.stdout, "+        image: layering-detection-orchestrator:0.1.0-diff") {
 		t.Errorf("diff of an image change: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -451,5 +479,53 @@ func testDiffAndServerDryRun(ctx context.Context, t *testing.T, cs *kubernetes.C
 	}
 	if got := d.Spec.Template.Spec.Containers[0].Image; got != "layering-detection-orchestrator:0.1.0" {
 		t.Errorf("a server dry run changed the image to %s", got)
+	}
+}
+
+// Requirement (issue 9, correctness 1 and 2): diff never shows a Secret's
+// value, plain or base64 — a drifted value shows as kubectl diff shows it —
+// and it lists what a deploy would prune.
+func testDiffMasksAndPrunes(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
+	const secretName, drifted = "layering-detection-api-key", "drifted-api-key-value"
+	live, err := cs.CoreV1().Secrets(localNamespace).Get(ctx, secretName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []string{drifted, base64.StdEncoding.EncodeToString([]byte(drifted))}
+	for _, v := range live.Data {
+		values = append(values, string(v), base64.StdEncoding.EncodeToString(v))
+	}
+	patch := []byte(`{"stringData":{"API_KEY":"` + drifted + `"}}`)
+	if _, err := cs.CoreV1().Secrets(localNamespace).Patch(ctx, secretName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "e2e-drift"}); err != nil {
+		t.Fatal(err)
+	}
+	obsolete := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "layering-detection-diff-obsolete", Namespace: localNamespace,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-layering", "layering-detection.io/environment": "local"}}}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obsolete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: u}
+	obj.SetAPIVersion("v1")
+	obj.SetKind("ConfigMap")
+	if _, err := platformApplier(t, platformConfig(t), deploy.DryRunNone).Apply(ctx, []*unstructured.Unstructured{obj}); err != nil {
+		t.Fatal(err)
+	}
+	inventoryAdd(ctx, t, cs, deploy.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: localNamespace, Name: obsolete.Name})
+	defer mustDeployHealthy(ctx, t) // restores the secret, prunes the ConfigMap
+
+	r := runPlugin(ctx, t, "diff", "--env", "local")
+	if r.code != 1 {
+		t.Fatalf("diff of a drifted secret: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, v := range values {
+		if strings.Contains(r.stdout+r.stderr, v) {
+			t.Errorf("diff shows a secret value (%d chars)", len(v))
+		}
+	}
+	for _, want := range []string{"-  API_KEY: '*** (before)'", "+  API_KEY: '*** (after)'", "live/configmap.layering-detection-diff-obsolete", "-  name: layering-detection-diff-obsolete"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("diff lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }
