@@ -9,12 +9,16 @@ export CGO_ENABLED := 0
 export GONOSUMDB := k8s.io,sigs.k8s.io/metrics-server,github.com/external-secrets
 SERVICES := orchestrator layering wash-trading aggregator
 
-.PHONY: build test check demo services images cluster cluster-down e2e bench dist clean
+.PHONY: build deps test check demo services images cluster cluster-down e2e bench dist clean
 
 build: ## the plugin, bin/kubectl-layering
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-layering ./cmd/kubectl-layering
 
-test: ## fast unit tests (no cluster)
+deps: ## download every module the build and the offline tests read (the OpenAPI schema of k8s.io/kubernetes among them)
+	go mod download
+	go -C local-cluster/k8s-build mod download k8s.io/kubernetes
+
+test: deps ## fast unit tests (no cluster, no download inside a test)
 	go test ./...
 
 check: ## everything CI runs: unit tests, then e2e on a local cluster brought up and down around it

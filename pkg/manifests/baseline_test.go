@@ -249,6 +249,9 @@ func checkService(t *testing.T, r rendered, env envExpectation, svc serviceBasel
 	qty(t, "limit cpu", c.Resources.Limits[corev1.ResourceCPU], cpu)
 	qty(t, "request memory", c.Resources.Requests[corev1.ResourceMemory], memory)
 	qty(t, "limit memory", c.Resources.Limits[corev1.ResourceMemory], memory)
+	// Issue 9: every environment bounds local disk (logs and /tmp only).
+	qty(t, "request ephemeral-storage", c.Resources.Requests[corev1.ResourceEphemeralStorage], "128Mi")
+	qty(t, "limit ephemeral-storage", c.Resources.Limits[corev1.ResourceEphemeralStorage], "256Mi")
 
 	// ECS health check → liveness; readiness per the spec's Technical Details.
 	live, ready := c.LivenessProbe, c.ReadinessProbe
