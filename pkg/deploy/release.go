@@ -39,7 +39,11 @@ func (r *Release) Run(ctx context.Context, m *Manifest) (*Result, error) {
 	start := time.Now()
 	res := newResult(m, r.DryRun, r.Description)
 	redactor := NewRedactor(m.Objects...)
-	err := redactor.Error(r.run(ctx, m, res))
+	err := r.run(ctx, m, res)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted: %w (what was applied is listed; re-run to converge)", err)
+	}
+	err = redactor.Error(err)
 	if err != nil {
 		res.Error = err.Error()
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -284,8 +285,12 @@ func checkService(t *testing.T, r rendered, env envExpectation, svc serviceBasel
 	eq(t, "readOnlyRootFilesystem", *sc.ReadOnlyRootFilesystem, true)
 	eq(t, "capabilities drop", fmt.Sprint(sc.Capabilities.Drop), "[ALL]")
 
-	// Environment: exactly the ConfigMap of the ECS task, plus the secrets by reference.
-	cm := get[*corev1.ConfigMap](t, r, "ConfigMap", name+"-config")
+	// Environment: exactly the ConfigMap of the ECS task, plus the secrets by
+	// reference. The ConfigMap is generated: its name carries a content hash.
+	eq(t, "envFrom count", len(c.EnvFrom), 1)
+	configName := c.EnvFrom[0].ConfigMapRef.Name
+	eq(t, "config name", regexp.MustCompile(`^`+name+`-config-[a-z0-9]{10}$`).MatchString(configName), true)
+	cm := get[*corev1.ConfigMap](t, r, "ConfigMap", configName)
 	if !reflect.DeepEqual(cm.Data, svc.config) {
 		t.Errorf("ConfigMap data = %v, want %v", cm.Data, svc.config)
 	}

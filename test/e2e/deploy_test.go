@@ -365,7 +365,7 @@ func testConcurrentDeploys(ctx context.Context, t *testing.T) {
 		"--image", "orchestrator=registry.k8s.io/pause:3.10")
 
 	second := runPlugin(ctx, t, "deploy", "--env", "local")
-	if second.code != 2 || !strings.Contains(second.stderr, "another deploy holds this environment") ||
+	if second.code != 2 || !strings.Contains(second.stderr, "another deploy or rollback holds this environment") ||
 		!strings.Contains(second.stderr, "pid "+strconv.Itoa(first.Process.Pid)) {
 		t.Errorf("second deploy: exit %d, stderr:\n%s", second.code, second.stderr)
 	}
