@@ -2,7 +2,9 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,8 @@ import (
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/output"
+	"github.com/layering-detection/kubectl-layering/pkg/revision"
+	"github.com/layering-detection/kubectl-layering/pkg/rollback"
 )
 
 const deployLong = `Render the environment's embedded manifests, check the cluster's
@@ -52,6 +56,8 @@ type DeployOptions struct {
 	Timeout        time.Duration
 	Prune          bool
 	WaitForMetrics bool
+	Atomic         bool
+	Filename       string
 
 	env     manifests.Env
 	tree    *manifests.Tree
@@ -80,6 +86,8 @@ func NewCmdDeploy(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	addTimeoutFlag(cmd, &o.Timeout, 5*time.Minute, "how long to wait for the environment to become healthy")
 	cmd.Flags().BoolVar(&o.Prune, "prune", true, "delete objects earlier deploys applied that the manifests no longer contain")
 	cmd.Flags().BoolVar(&o.WaitForMetrics, "wait-for-metrics", false, "also wait until every autoscaler has read its first metrics")
+	cmd.Flags().BoolVar(&o.Atomic, "atomic", false, "if the environment does not become healthy, roll back to the last recorded revision (with none, the objects stay for inspection)")
+	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "deploy exactly these manifests (e.g. from 'render', reviewed) instead of rendering; they must all belong to --env")
 	return cmd
 }
 
@@ -111,18 +119,71 @@ func (o *DeployOptions) Validate() (err error) {
 }
 
 func (o *DeployOptions) Run(ctx context.Context) error {
-	m, err := deploy.Render(o.tree, o.env.Name, o.images)
+	m, err := o.manifest()
 	if err != nil {
 		return err
 	}
-	res, err := o.release("deploy").Run(ctx, m)
+	release := newRelease(o.clients, o.dryRun, o.Timeout, o.Prune, o.WaitForMetrics, o.IOStreams)
+	release.Description = "deploy"
+	res, err := release.Run(ctx, m)
+	if err != nil && o.Atomic && o.dryRun == deploy.DryRunNone && rollback.IsUnhealthy(err) && ctx.Err() == nil {
+		return o.rollBackAtomically(ctx, m, res, err)
+	}
 	return o.report(res, err)
 }
 
-func (o *DeployOptions) release(description string) *deploy.Release {
+// manifest is what to deploy: rendered, or read from -f.
+func (o *DeployOptions) manifest() (*deploy.Manifest, error) {
+	if o.Filename == "" {
+		return deploy.Render(o.tree, o.env.Name, o.images)
+	}
+	if o.images.Tag != "" || len(o.images.Services) > 0 {
+		return nil, usage("-f deploys the file as it is: --image-tag and --image do not apply (render with them instead)")
+	}
+	data, err := os.ReadFile(o.Filename)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	m, err := deploy.FromYAML(o.env, data)
+	if err != nil {
+		return nil, &UsageError{fmt.Errorf("%s: %w", o.Filename, err)}
+	}
+	if err := deploy.CheckBelongs(m); err != nil {
+		return nil, &UsageError{fmt.Errorf("%s: %w", o.Filename, err)}
+	}
+	if err := deploy.CheckPinned(o.env.Name, m.Images); err != nil {
+		return nil, &deploy.InputError{Err: err}
+	}
+	return m, nil
+}
+
+// rollBackAtomically reports the failed deploy, returns to the last recorded
+// revision, reports that, and fails either way: the deploy did not happen.
+func (o *DeployOptions) rollBackAtomically(ctx context.Context, failed *deploy.Manifest, res *deploy.Result, deployErr error) error {
+	_ = o.report(res, nil)
+	fmt.Fprintf(o.ErrOut, "deploy failed: %v\n--atomic: rolling back to the last recorded revision\n", deployErr)
+	release := newRelease(o.clients, deploy.DryRunNone, o.Timeout, o.Prune, false, o.IOStreams)
+	store := &revision.Store{Kube: o.clients.Kube, Namespace: o.env.Namespace}
+	rb, err := rollback.Atomic(ctx, release, store, o.env, failed)
+	var none *rollback.NoEarlierRevisionError
+	switch {
+	case errors.As(err, &none):
+		return fmt.Errorf("%w; --atomic had no earlier revision to return to: the failed deploy's objects stay for inspection (kubectl layering verify --env %s)", deployErr, o.env.Name)
+	case err != nil:
+		if rb != nil {
+			_ = o.report(rb.Result, nil)
+		}
+		return fmt.Errorf("%w; and the atomic rollback failed too: %w", deployErr, err)
+	}
+	_ = o.report(rb.Result, nil)
+	return fmt.Errorf("%w; rolled back to revision %d, which is healthy (recorded as revision %d)", deployErr, rb.To, rb.Revision)
+}
+
+// newRelease is the release pipeline as deploy and rollback configure it.
+func newRelease(c kube.Clients, dryRun deploy.DryRun, timeout time.Duration, prune, waitForMetrics bool, streams genericiooptions.IOStreams) *deploy.Release {
 	return &deploy.Release{
-		Clients: o.clients, DryRun: o.dryRun, Timeout: o.Timeout, Prune: o.Prune, WaitForMetrics: o.WaitForMetrics,
-		Progress: output.NewProgress(o.ErrOut), Warnings: o.ErrOut, Description: description,
+		Clients: c, DryRun: dryRun, Timeout: timeout, Prune: prune, WaitForMetrics: waitForMetrics,
+		Progress: output.NewProgress(streams.ErrOut), Warnings: streams.ErrOut,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
+	"github.com/layering-detection/kubectl-layering/pkg/rollback"
 	"github.com/layering-detection/kubectl-layering/pkg/verify"
 )
 
@@ -62,8 +63,10 @@ func cannotRun(err error) bool {
 		unreachable *kube.UnreachableError
 		locked      *deploy.LockedError
 		notDeployed *verify.NotDeployedError
+		noEarlier   *rollback.NoEarlierRevisionError
+		unknownRev  *rollback.UnknownRevisionError
 	)
 	return errors.As(err, &usageErr) || errors.As(err, &kubeconfig) || errors.As(err, &unknown) ||
 		errors.As(err, &input) || errors.As(err, &preflight) || errors.As(err, &unreachable) ||
-		errors.As(err, &locked) || errors.As(err, &notDeployed)
+		errors.As(err, &locked) || errors.As(err, &notDeployed) || errors.As(err, &noEarlier) || errors.As(err, &unknownRev)
 }

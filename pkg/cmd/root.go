@@ -66,6 +66,8 @@ func NewRootCommand(streams genericiooptions.IOStreams, f Factory) (*cobra.Comma
 		NewCmdDeploy(f, streams),
 		NewCmdDiff(f, streams),
 		NewCmdVerify(f, streams),
+		NewCmdRollback(f, streams),
+		NewCmdHistory(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root, f

@@ -33,8 +33,8 @@ type Release struct {
 	holder string // who releases, as the API server knows them
 }
 
-// Run releases m: preflight, lease, reclaim volumes, apply (replicas handed
-// over), prune, wait, record a revision.
+// Run releases m: preflight, lease, inventory, reclaim volumes, apply
+// (replicas handed over), wait, prune, record a revision.
 func (r *Release) Run(ctx context.Context, m *Manifest) (*Result, error) {
 	start := time.Now()
 	res := newResult(m, r.DryRun, r.Description)
@@ -93,6 +93,11 @@ func (r *Release) underLease(ctx context.Context, m *Manifest, res *Result) erro
 	if err := r.applyObjects(ctx, res, m.Objects); err != nil {
 		return err
 	}
+	if err := r.wait(ctx, res, m.Objects); err != nil {
+		return err
+	}
+	// Pruned only once the new state is healthy: pods of the old ReplicaSets
+	// still read the old ConfigMaps until the rollout replaced them.
 	if r.Prune {
 		if err := r.prune(ctx, res, previous, m.Objects); err != nil {
 			return err
@@ -100,9 +105,6 @@ func (r *Release) underLease(ctx context.Context, m *Manifest, res *Result) erro
 		if err := inv.Write(ctx, RefsOf(m.Objects)); err != nil {
 			return err
 		}
-	}
-	if err := r.wait(ctx, res, m.Objects); err != nil {
-		return err
 	}
 	return r.record(ctx, res, m)
 }

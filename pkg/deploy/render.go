@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
@@ -70,4 +72,17 @@ func FromYAML(env manifests.Env, yaml []byte) (*Manifest, error) {
 		return nil, err
 	}
 	return &Manifest{Env: env, Objects: objs, YAML: yaml, Digest: revision.Digest(yaml), Images: ServiceImages(objs)}, nil
+}
+
+// CheckBelongs refuses manifests with objects outside the environment's
+// namespace (cluster-scoped volumes excepted): -f must not reach other envs.
+func CheckBelongs(m *Manifest) error {
+	for _, o := range m.Objects {
+		switch {
+		case o.GetKind() == "Namespace" && o.GetName() != m.Env.Namespace,
+			o.GetKind() != "Namespace" && o.GetKind() != "PersistentVolume" && o.GetNamespace() != m.Env.Namespace:
+			return fmt.Errorf("%s %s/%s is not in environment %s's namespace %s", o.GetKind(), o.GetNamespace(), o.GetName(), m.Env.Name, m.Env.Namespace)
+		}
+	}
+	return nil
 }

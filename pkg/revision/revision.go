@@ -62,15 +62,15 @@ type Store struct {
 
 func name(n int) string { return fmt.Sprintf("kubectl-layering-revision-%d", n) }
 
-// List returns the recorded revisions, newest first, without their manifests.
-func (s *Store) List(ctx context.Context, env string) ([]Revision, error) {
+// List returns the recorded revisions, newest first, with their manifests if asked.
+func (s *Store) List(ctx context.Context, env string, withManifests bool) ([]Revision, error) {
 	secrets, err := s.list(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Revision, 0, len(secrets))
 	for i := range secrets {
-		r, err := decode(&secrets[i], false)
+		r, err := decode(&secrets[i], withManifests)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +101,8 @@ func (s *Store) Latest(ctx context.Context, env string) (Revision, bool, error) 
 
 // Record stores r as the next revision and trims the history to History
 // entries. Deploying what the latest revision holds again records nothing:
-// repeated no-op deploys must not push real releases out of the history.
+// repeated no-op deploys must not push real releases out of the history. A
+// rollback is always recorded (Helm's semantics: 5 → 3 records 6).
 func (s *Store) Record(ctx context.Context, r Revision) (Revision, error) {
 	existing, err := s.list(ctx, r.Env)
 	if err != nil {
@@ -113,7 +114,7 @@ func (s *Store) Record(ctx context.Context, r Revision) (Revision, error) {
 		if err != nil {
 			return r, err
 		}
-		if latest.Digest == r.Digest {
+		if latest.Digest == r.Digest && r.RollbackOf == 0 {
 			return latest, nil
 		}
 		r.Number = latest.Number + 1

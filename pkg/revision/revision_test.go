@@ -33,7 +33,7 @@ func TestRecordNumbersDedupesAndBoundsHistory(t *testing.T) {
 			t.Fatalf("revision %d, want %d", r.Number, i)
 		}
 	}
-	list, err := s.List(ctx, "local")
+	list, err := s.List(ctx, "local", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestRecordNumbersDedupesAndBoundsHistory(t *testing.T) {
 	if string(got.Manifest) != fmt.Sprintf("m%d", History+3) || got.Digest != Digest(got.Manifest) {
 		t.Errorf("revision %d manifest %q digest %s", got.Number, got.Manifest, got.Digest)
 	}
-	if other, _ := s.List(ctx, "prod"); len(other) != 0 {
+	if other, _ := s.List(ctx, "prod", false); len(other) != 0 {
 		t.Errorf("another environment sees %d revisions", len(other))
 	}
 }
