@@ -100,7 +100,7 @@ func running(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) (image
 				}
 				for _, line := range bytes.Split(logs, []byte("\n")) {
 					var l struct {
-						Msg      string `json:"msg"`
+						Msg      string `json:"message"`
 						LogLevel string `json:"log_level"`
 					}
 					if json.Unmarshal(line, &l) == nil && l.Msg == "starting" {
