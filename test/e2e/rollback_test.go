@@ -26,7 +26,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-
 // retagImages makes every service image available under a second tag, so a release is real but cheap.
 func retagImages(t *testing.T, tag string) {
 	t.Helper()
