@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/revision"
 )
 
@@ -216,5 +217,32 @@ func TestMissingRequests(t *testing.T) {
 	template.Spec.Containers = template.Spec.Containers[:1]
 	if got := missingRequests(hpa, template); len(got) != 0 {
 		t.Errorf("missing = %v for a template with every request", got)
+	}
+}
+
+// Requirement (issue 10, deploy -f): a file can only deploy its own environment.
+func TestCheckBelongs(t *testing.T) {
+	env := manifests.Env{Name: "local", Namespace: "layering-detection-local"}
+	labelled := func(u *unstructured.Unstructured, env string) *unstructured.Unstructured {
+		u.SetLabels(map[string]string{revision.LabelEnvironment: env})
+		return u
+	}
+	for _, tc := range []struct {
+		name string
+		obj  *unstructured.Unstructured
+		ok   bool
+	}{
+		{"its namespace", obj("v1", "Namespace", "", "layering-detection-local"), true},
+		{"an object in it", obj("v1", "ConfigMap", "layering-detection-local", "c"), true},
+		{"its volume", labelled(obj("v1", "PersistentVolume", "", "layering-detection-local-input"), "local"), true},
+		{"another namespace", obj("v1", "Namespace", "", "layering-detection-prod"), false},
+		{"an object elsewhere", obj("v1", "ConfigMap", "kube-system", "c"), false},
+		{"prod's volume", labelled(obj("v1", "PersistentVolume", "", "layering-detection-prod-input"), "prod"), false},
+		{"an unlabelled cluster role", obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "admin"), false},
+	} {
+		err := CheckBelongs(&Manifest{Env: env, Objects: []*unstructured.Unstructured{tc.obj}})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
 	}
 }

@@ -74,14 +74,16 @@ func FromYAML(env manifests.Env, yaml []byte) (*Manifest, error) {
 	return &Manifest{Env: env, Objects: objs, YAML: yaml, Digest: revision.Digest(yaml), Images: ServiceImages(objs)}, nil
 }
 
-// CheckBelongs refuses manifests with objects outside the environment's
-// namespace (cluster-scoped volumes excepted): -f must not reach other envs.
+// CheckBelongs refuses manifests that reach beyond the environment: every
+// namespaced object in its namespace, every cluster-scoped one (namespace,
+// volumes, storage class) labelled as the environment's.
 func CheckBelongs(m *Manifest) error {
 	for _, o := range m.Objects {
-		switch {
-		case o.GetKind() == "Namespace" && o.GetName() != m.Env.Namespace,
-			o.GetKind() != "Namespace" && o.GetKind() != "PersistentVolume" && o.GetNamespace() != m.Env.Namespace:
-			return fmt.Errorf("%s %s/%s is not in environment %s's namespace %s", o.GetKind(), o.GetNamespace(), o.GetName(), m.Env.Name, m.Env.Namespace)
+		inNamespace := o.GetNamespace() == m.Env.Namespace || o.GetKind() == "Namespace" && o.GetName() == m.Env.Namespace
+		clusterScopedOfEnv := o.GetNamespace() == "" && o.GetKind() != "Namespace" && o.GetLabels()[revision.LabelEnvironment] == m.Env.Name
+		if !inNamespace && !clusterScopedOfEnv {
+			return fmt.Errorf("%s %s/%s does not belong to environment %s (namespace %s, label %s=%s)",
+				o.GetKind(), o.GetNamespace(), o.GetName(), m.Env.Name, m.Env.Namespace, revision.LabelEnvironment, m.Env.Name)
 		}
 	}
 	return nil
