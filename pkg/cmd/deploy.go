@@ -157,25 +157,30 @@ func (o *DeployOptions) manifest() (*deploy.Manifest, error) {
 	return m, nil
 }
 
-// rollBackAtomically reports the failed deploy, returns to the last recorded
-// revision, reports that, and fails either way: the deploy did not happen.
+// rollBackAtomically returns to the last recorded revision after a release
+// that did not become healthy, reports both outcomes in one result, and fails
+// either way: the deploy did not happen.
 func (o *DeployOptions) rollBackAtomically(ctx context.Context, failed *deploy.Manifest, res *deploy.Result, deployErr error) error {
-	_ = o.report(res, nil)
 	fmt.Fprintf(o.ErrOut, "deploy failed: %v\n--atomic: rolling back to the last recorded revision\n", deployErr)
 	release := newRelease(o.clients, deploy.DryRunNone, o.Timeout, o.Prune, false, o.IOStreams)
 	store := &revision.Store{Kube: o.clients.Kube, Namespace: o.env.Namespace}
 	rb, err := rollback.Atomic(ctx, release, store, o.env, failed)
+	if rb != nil {
+		res.Rollback = rb.Result
+	}
+	if perr := o.report(res, nil); perr != nil {
+		return perr
+	}
+	if o.format == output.Table && rb != nil {
+		_ = output.Print(o.Out, o.format, rb.Result)
+	}
 	var none *rollback.NoEarlierRevisionError
 	switch {
 	case errors.As(err, &none):
 		return fmt.Errorf("%w; --atomic had no earlier revision to return to: the failed deploy's objects stay for inspection (kubectl layering verify --env %s)", deployErr, o.env.Name)
 	case err != nil:
-		if rb != nil {
-			_ = o.report(rb.Result, nil)
-		}
 		return fmt.Errorf("%w; and the atomic rollback failed too: %w", deployErr, err)
 	}
-	_ = o.report(rb.Result, nil)
 	return fmt.Errorf("%w; rolled back to revision %d, which is healthy (recorded as revision %d)", deployErr, rb.To, rb.Revision)
 }
 

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,30 +75,21 @@ func missingRequests(hpa *autoscalingv2.HorizontalPodAutoscaler, template corev1
 	return missing
 }
 
-// autoscalerJudge judges an HPA, and for one not reading metrics yet also the
-// live pod template of its target, so a problem metrics would only reveal later
-// fails the release now.
+// autoscalerJudge judges an HPA, and the live pod template of its target: a
+// container without the request a utilization target is measured against
+// fails the release now, even while the HPA still reports metrics of the
+// previous pods.
 func (w *Waiter) autoscalerJudge(ctx context.Context) judge {
 	return func(u *unstructured.Unstructured) (bool, string, error) {
-		done, msg, err := autoscalerState(u, w.WaitForMetrics)
-		if err != nil || msg != FirstMetricsPending && !strings.HasPrefix(msg, "not reading metrics yet") {
-			return done, msg, err
-		}
 		var hpa autoscalingv2.HorizontalPodAutoscaler
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &hpa); err != nil {
-			return done, msg, nil
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &hpa); err == nil && hpa.Spec.ScaleTargetRef.Kind == "Deployment" {
+			target, err := w.Clients.Kube.AppsV1().Deployments(u.GetNamespace()).Get(ctx, hpa.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
+			if err == nil {
+				if missing := missingRequests(&hpa, target.Spec.Template); len(missing) > 0 {
+					return false, "", fmt.Errorf("cannot compute utilization of deployment/%s: %s", target.Name, strings.Join(missing, "; "))
+				}
+			}
 		}
-		if hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
-			return done, msg, nil
-		}
-		var target *appsv1.Deployment
-		target, err = w.Clients.Kube.AppsV1().Deployments(u.GetNamespace()).Get(ctx, hpa.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
-		if err != nil {
-			return done, msg, nil // the target's own wait reports it
-		}
-		if missing := missingRequests(&hpa, target.Spec.Template); len(missing) > 0 {
-			return false, "", fmt.Errorf("cannot compute utilization of deployment/%s: %s", target.Name, strings.Join(missing, "; "))
-		}
-		return done, msg, nil
+		return autoscalerState(u, w.WaitForMetrics)
 	}
 }

@@ -30,6 +30,8 @@ type Result struct {
 	Failures    []Failure         `json:"failures,omitempty"`
 	Error       string            `json:"error,omitempty"`
 	Seconds     float64           `json:"seconds"`
+	// Rollback is what deploy --atomic did after this release failed.
+	Rollback *Result `json:"rollback,omitempty"`
 }
 
 func newResult(m *Manifest, dryRun DryRun, description string) *Result {

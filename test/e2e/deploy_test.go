@@ -159,6 +159,7 @@ type deployResult struct {
 	} `json:"objects"`
 	Failures []deploy.Failure `json:"failures"`
 	Error    string           `json:"error"`
+	Rollback *deployResult    `json:"rollback"`
 }
 
 func deployJSON(ctx context.Context, t *testing.T, args ...string) (deployResult, pluginRun) {
@@ -527,5 +528,44 @@ func testDiffMasksAndPrunes(ctx context.Context, t *testing.T, cs *kubernetes.Cl
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("diff lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// Requirement (issue 18): an autoscaler that cannot work fails the deploy at
+// once with the reason — here a sidecar someone injected without a CPU
+// request, against which the HPA's 70 % CPU target cannot be computed.
+func testAutoscalerCannotWork(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
+	const name = "layering-detection-wash-trading"
+	sidecar := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"` + name + `"},
+	  "spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"registry.k8s.io/pause:3.10","imagePullPolicy":"IfNotPresent",
+	    "securityContext":{"allowPrivilegeEscalation":false,"runAsNonRoot":true,"capabilities":{"drop":["ALL"]}}}]}}}}`)
+	force := true
+	if _, err := cs.AppsV1().Deployments(localNamespace).Patch(ctx, name, types.ApplyPatchType, sidecar, metav1.PatchOptions{FieldManager: "e2e-sidecar", Force: &force}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// The sidecar's manager applies nothing: its container goes.
+		none := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"` + name + `"}}`)
+		if _, err := cs.AppsV1().Deployments(localNamespace).Patch(ctx, name, types.ApplyPatchType, none, metav1.PatchOptions{FieldManager: "e2e-sidecar", Force: &force}); err != nil {
+			t.Error(err)
+		}
+		mustDeployHealthy(ctx, t)
+	}()
+	start := time.Now()
+	res, r := deployJSON(ctx, t)
+	if r.code != 1 || res.Healthy {
+		t.Fatalf("deploy with a request-less sidecar: exit %d, healthy %v\n%s", r.code, res.Healthy, r.stderr)
+	}
+	found := false
+	for _, f := range res.Failures {
+		if f.Object == "horizontalpodautoscaler/"+name && strings.Contains(f.Reason, "container sidecar has no cpu request") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("failures %+v do not name the sidecar's missing cpu request", res.Failures)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("took %s: a problem no wait repairs must fail at once", d)
 	}
 }

@@ -115,6 +115,7 @@ func TestPlatformLocal(t *testing.T) {
 	t.Run("ImageChangeRollsOut", func(t *testing.T) { testImageChangeRollsOut(ctx, t, cs) })
 	t.Run("PruneOnlyWhatThePluginApplied", func(t *testing.T) { testPrune(ctx, t, cfg, cs) })
 	t.Run("BrokenImageFailsWithItsReason", func(t *testing.T) { testBrokenImage(ctx, t, cs) })
+	t.Run("AutoscalerThatCannotWorkFailsAtOnce", func(t *testing.T) { testAutoscalerCannotWork(ctx, t, cs) })
 	t.Run("ConcurrentDeployFailsFastAndCtrlCStopsCleanly", func(t *testing.T) { testConcurrentDeploys(ctx, t) })
 }
 
@@ -138,12 +139,23 @@ func testFreshDeploy(ctx context.Context, t *testing.T, cs *kubernetes.Clientset
 		Revision  int      `json:"revision"`
 		Reclaimed []string `json:"reclaimedVolumes"`
 		Objects   []struct{ Object, Action string }
+		Pending   []struct{ Object, Reason string }
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("deploy -o json: %v\n%s", err, r.stdout)
 	}
 	if !res.Healthy || res.Revision != 1 {
 		t.Errorf("fresh deploy: healthy %v, revision %d; want healthy, revision 1", res.Healthy, res.Revision)
+	}
+	// Issue 18: a new environment is done when it is healthy, not when the
+	// autoscalers first read metrics (~30 s later): they are reported pending.
+	if len(res.Pending) != 4 {
+		t.Errorf("fresh deploy waited for the autoscalers' first metrics, or did not say they are pending: %+v", res.Pending)
+	}
+	for _, p := range res.Pending {
+		if !strings.HasPrefix(p.Object, "horizontalpodautoscaler/") || !strings.Contains(p.Reason, "first metrics expected") {
+			t.Errorf("pending %s: %s", p.Object, p.Reason)
+		}
 	}
 	for _, o := range res.Objects {
 		// Cluster-scoped objects outlive the namespace; everything in it is new.

@@ -243,11 +243,14 @@ func TestRollbackLocal(t *testing.T) {
 
 	t.Run("AtomicDeployOfAnUnpullableImageRollsBack", func(t *testing.T) {
 		before, _ := running(ctx, t, cs)
-		res, r := deployJSON(ctx, t, "--atomic", "--image", "layering=layering-detection-layering:does-not-exist", "--timeout", "2m")
+		// The image's registry is on loopback and refuses: the pull fails without leaving the machine.
+		res, r := deployJSON(ctx, t, "--atomic", "--image", "layering=127.0.0.1:9/layering-detection-layering:missing", "--timeout", "2m")
 		if r.code != 1 || !strings.Contains(r.stderr, "rolled back to revision") {
 			t.Fatalf("deploy --atomic: exit %d, want 1 with the rollback reported\n%s", r.code, r.stderr)
 		}
-		_ = res
+		if res.Rollback == nil || !res.Rollback.Healthy {
+			t.Errorf("the result does not report a healthy atomic rollback: %+v", res.Rollback)
+		}
 		err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
 			now, _ := running(ctx, t, cs)
 			return now["layering"] == before["layering"], nil
