@@ -187,7 +187,7 @@ func TestAutoscalerState(t *testing.T) {
 		{"no conditions yet", obj("autoscaling/v2", "HorizontalPodAutoscaler", "ns", "h"), false, true, false, "pending"},
 		{"first metrics not scraped", hpa("False", "FailedGetResourceMetric", "the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API"), false, true, false, "pending"},
 		{"first metrics, --wait-for-metrics", hpa("False", "FailedGetResourceMetric", "no metrics returned from resource metrics API"), true, false, false, "not reading metrics yet"},
-		{"missing cpu request", hpa("False", "FailedGetResourceMetric", "failed to get cpu utilization: missing request for cpu in container layering of Pod p"), false, false, true, ""},
+		{"missing cpu request: judged from the template, the message may be stale", hpa("False", "FailedGetResourceMetric", "failed to get cpu utilization: missing request for cpu in container layering of Pod p"), false, true, false, "pending"},
 		{"invalid metric", hpa("False", "InvalidMetricSourceType", "bad metric"), false, false, true, ""},
 		{"metrics API gone", hpa("False", "FailedGetResourceMetric", "unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)"), false, false, true, ""},
 	} {
