@@ -55,7 +55,7 @@ e2e: ## end-to-end tests against the running local cluster
 
 bench: ## benchmarks that print figures; the deploy figures need the local cluster (make cluster)
 	go test -run '^$$' -bench . -benchtime 1x ./...
-	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/verify.sh; \
+	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/rollback.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
 
 dist: ## release archives for krew (.krew.yaml), dist/kubectl-layering_<os>_<arch>.tar.gz
