@@ -51,9 +51,7 @@ const deployExample = `  # Deploy production at the images the manifests name
 type DeployOptions struct {
 	EnvFlags
 	ImageFlags
-	OutputFlags
-	DryRunFlags
-	Timeout        time.Duration
+	ReleaseFlags
 	Prune          bool
 	WaitForMetrics bool
 	Atomic         bool
@@ -62,8 +60,6 @@ type DeployOptions struct {
 	env     manifests.Env
 	tree    *manifests.Tree
 	images  deploy.ImageOverrides
-	format  output.Format
-	dryRun  deploy.DryRun
 	clients kube.Clients
 	factory Factory
 	genericiooptions.IOStreams
@@ -81,9 +77,7 @@ func NewCmdDeploy(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	}
 	o.EnvFlags.AddFlags(cmd)
 	o.ImageFlags.AddFlags(cmd)
-	o.OutputFlags.AddFlags(cmd)
-	o.DryRunFlags.AddFlags(cmd)
-	addTimeoutFlag(cmd, &o.Timeout, 5*time.Minute, "how long to wait for the environment to become healthy")
+	o.ReleaseFlags.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.Prune, "prune", true, "delete objects earlier deploys applied that the manifests no longer contain")
 	cmd.Flags().BoolVar(&o.WaitForMetrics, "wait-for-metrics", false, "also wait until every autoscaler has read its first metrics")
 	cmd.Flags().BoolVar(&o.Atomic, "atomic", false, "if the environment does not become healthy, roll back to the last recorded revision (with none, the objects stay for inspection)")
@@ -92,10 +86,7 @@ func NewCmdDeploy(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 }
 
 func (o *DeployOptions) Complete(*cobra.Command, []string) (err error) {
-	if o.format, err = o.Format(); err != nil {
-		return err
-	}
-	if o.dryRun, err = o.Mode(); err != nil {
+	if err = o.complete(); err != nil {
 		return err
 	}
 	if o.images, err = o.Overrides(); err != nil {
@@ -108,9 +99,6 @@ func (o *DeployOptions) Complete(*cobra.Command, []string) (err error) {
 func (o *DeployOptions) Validate() (err error) {
 	if o.env, err = o.Resolve(o.tree); err != nil {
 		return err
-	}
-	if o.Timeout <= 0 {
-		return usage("--timeout must be positive")
 	}
 	if o.dryRun != deploy.DryRunClient {
 		o.clients, err = o.factory.Clients()

@@ -111,3 +111,34 @@ func (f *DryRunFlags) Mode() (deploy.DryRun, error) {
 func addTimeoutFlag(cmd *cobra.Command, d *time.Duration, def time.Duration, what string) {
 	cmd.Flags().DurationVar(d, "timeout", def, what)
 }
+
+// ReleaseFlags are what every command that releases an environment takes:
+// -o, --dry-run and --timeout of the wait.
+type ReleaseFlags struct {
+	OutputFlags
+	DryRunFlags
+	Timeout time.Duration
+
+	format output.Format
+	dryRun deploy.DryRun
+}
+
+func (f *ReleaseFlags) AddFlags(cmd *cobra.Command) {
+	f.OutputFlags.AddFlags(cmd)
+	f.DryRunFlags.AddFlags(cmd)
+	addTimeoutFlag(cmd, &f.Timeout, 5*time.Minute, "how long to wait for the environment to become healthy")
+}
+
+// complete parses the flags' values.
+func (f *ReleaseFlags) complete() (err error) {
+	if f.format, err = f.Format(); err != nil {
+		return err
+	}
+	if f.dryRun, err = f.Mode(); err != nil {
+		return err
+	}
+	if f.Timeout <= 0 {
+		return usage("--timeout must be positive")
+	}
+	return nil
+}

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -36,14 +35,10 @@ back to, preflight, busy), 130 interrupted.`
 // RollbackOptions returns an environment to a recorded revision.
 type RollbackOptions struct {
 	EnvFlags
-	OutputFlags
-	DryRunFlags
+	ReleaseFlags
 	ToRevision int
-	Timeout    time.Duration
 
 	env     manifests.Env
-	format  output.Format
-	dryRun  deploy.DryRun
 	clients kube.Clients
 	factory Factory
 	genericiooptions.IOStreams
@@ -65,20 +60,12 @@ func NewCmdRollback(f Factory, streams genericiooptions.IOStreams) *cobra.Comman
 		RunE: runE(o),
 	}
 	o.EnvFlags.AddFlags(cmd)
-	o.OutputFlags.AddFlags(cmd)
-	o.DryRunFlags.AddFlags(cmd)
+	o.ReleaseFlags.AddFlags(cmd)
 	cmd.Flags().IntVar(&o.ToRevision, "to-revision", 0, "the revision to return to (default: walk back one step)")
-	addTimeoutFlag(cmd, &o.Timeout, 5*time.Minute, "how long to wait for the environment to become healthy")
 	return cmd
 }
 
-func (o *RollbackOptions) Complete(*cobra.Command, []string) (err error) {
-	if o.format, err = o.Format(); err != nil {
-		return err
-	}
-	o.dryRun, err = o.Mode()
-	return err
-}
+func (o *RollbackOptions) Complete(*cobra.Command, []string) error { return o.complete() }
 
 func (o *RollbackOptions) Validate() error {
 	tree, err := manifests.Embedded()
@@ -88,8 +75,8 @@ func (o *RollbackOptions) Validate() error {
 	if o.env, err = o.Resolve(tree); err != nil {
 		return err
 	}
-	if o.ToRevision < 0 || o.Timeout <= 0 {
-		return usage("--to-revision and --timeout must be positive")
+	if o.ToRevision < 0 {
+		return usage("--to-revision must be positive")
 	}
 	o.clients, err = o.factory.Clients()
 	return err

@@ -98,9 +98,9 @@ func (inv *Inventory) Read(ctx context.Context) ([]Ref, error) {
 	return RefsOf(objs), nil
 }
 
-// Write replaces the inventory with refs.
+// Write replaces the inventory with refs (kept sorted, so an unchanged set is an unchanged ConfigMap).
 func (inv *Inventory) Write(ctx context.Context, refs []Ref) error {
-	data, err := json.Marshal(refs)
+	data, err := json.Marshal(union(refs, nil))
 	if err != nil {
 		return err
 	}
@@ -114,6 +114,8 @@ func (inv *Inventory) Write(ctx context.Context, refs []Ref) error {
 	switch {
 	case apierrors.IsNotFound(err):
 		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+	case err == nil && live.Data["objects"] == cm.Data["objects"]:
+		return nil // unchanged: a no-op deploy writes nothing
 	case err == nil:
 		live.Data = cm.Data
 		_, err = cms.Update(ctx, live, metav1.UpdateOptions{})

@@ -10,19 +10,8 @@
 # Needs the local cluster (make cluster) and the service images (make images).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export KUBECONFIG="$PWD/.local-cluster/kubeconfig"
-ns=layering-detection-local
-plugin=bin/kubectl-layering
-runs=${RUNS:-3}
-deployments=(layering-detection-orchestrator layering-detection-layering layering-detection-wash-trading layering-detection-aggregator)
-sock="$PWD/.local-cluster/containerd/containerd.sock"
-
-now() { date +%s.%N; }
-# The last Ready transition among the environment's pods, in epoch seconds.
-slowest_ready() {
-  kubectl -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}' |
-    sort | tail -1 | xargs -I{} date -d {} +%s
-}
+# shellcheck source=test/bench/lib.sh
+. test/bench/lib.sh
 reset_env() {
   kubectl delete namespace "$ns" --ignore-not-found --wait=true >/dev/null
   kubectl delete pv -l layering-detection.io/environment=local --ignore-not-found >/dev/null
@@ -31,14 +20,8 @@ kubectl_deploy() { # manifests file
   kubectl apply --server-side --force-conflicts -f "$1" >/dev/null
   for d in "${deployments[@]}"; do kubectl -n "$ns" rollout status "deploy/$d" --timeout=5m >/dev/null; done
 }
-retag() { # tag: the same images under a new tag, so a release rolls out without a build
-  for s in orchestrator layering wash-trading aggregator; do
-    ctr -a "$sock" -n k8s.io images tag --force "docker.io/library/layering-detection-$s:0.1.0" "docker.io/library/layering-detection-$s:$1" >/dev/null
-  done
-}
 
-kubectl version >/dev/null 2>&1 || { echo "no local cluster: run make cluster first" >&2; exit 2; }
-make -s build
+need_cluster
 manifests=$(mktemp -d)
 trap 'rm -rf "$manifests"' EXIT
 retag 0.1.0-bench

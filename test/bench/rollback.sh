@@ -7,29 +7,16 @@
 # Needs the local cluster (make cluster) and the service images (make images).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export KUBECONFIG="$PWD/.local-cluster/kubeconfig"
-ns=layering-detection-local
-plugin=bin/kubectl-layering
-runs=${RUNS:-3}
-deployments=(layering-detection-orchestrator layering-detection-layering layering-detection-wash-trading layering-detection-aggregator)
-sock="$PWD/.local-cluster/containerd/containerd.sock"
-
-now() { date +%s.%N; }
-slowest_ready() {
-  kubectl -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}' |
-    sort | tail -1 | xargs -I{} date -d {} +%s
-}
+# shellcheck source=test/bench/lib.sh
+. test/bench/lib.sh
 kubectl_undo() {
   for d in "${deployments[@]}"; do kubectl -n "$ns" rollout undo "deploy/$d" >/dev/null; done
   for d in "${deployments[@]}"; do kubectl -n "$ns" rollout status "deploy/$d" --timeout=5m >/dev/null; done
 }
 release() { "$plugin" deploy --env local --image-tag 0.1.0-bench >/dev/null 2>&1; }
 
-kubectl version >/dev/null 2>&1 || { echo "no local cluster: run make cluster first" >&2; exit 2; }
-make -s build
-for s in orchestrator layering wash-trading aggregator; do
-  ctr -a "$sock" -n k8s.io images tag --force "docker.io/library/layering-detection-$s:0.1.0" "docker.io/library/layering-detection-$s:0.1.0-bench" >/dev/null
-done
+need_cluster
+retag 0.1.0-bench
 "$plugin" deploy --env local >/dev/null 2>&1
 
 printf '%-9s %3s %11s %10s %7s %18s\n' scenario run rollback_s kubectl_s ratio plugin_overhead_s
