@@ -52,6 +52,7 @@ type DeployOptions struct {
 	EnvFlags
 	ImageFlags
 	ReleaseFlags
+	SettingsFlags
 	Prune          bool
 	WaitForMetrics bool
 	Atomic         bool
@@ -78,6 +79,7 @@ func NewCmdDeploy(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	o.EnvFlags.AddFlags(cmd)
 	o.ImageFlags.AddFlags(cmd)
 	o.ReleaseFlags.AddFlags(cmd)
+	o.SettingsFlags.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.Prune, "prune", true, "delete objects earlier deploys applied that the manifests no longer contain")
 	cmd.Flags().BoolVar(&o.WaitForMetrics, "wait-for-metrics", false, "also wait until every autoscaler has read its first metrics")
 	cmd.Flags().BoolVar(&o.Atomic, "atomic", false, "if the environment does not become healthy, roll back to the last recorded revision (with none, the objects stay for inspection)")
@@ -107,7 +109,7 @@ func (o *DeployOptions) Validate() (err error) {
 }
 
 func (o *DeployOptions) Run(ctx context.Context) error {
-	m, err := o.manifest()
+	m, err := o.manifest(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,10 +122,28 @@ func (o *DeployOptions) Run(ctx context.Context) error {
 	return o.report(res, err)
 }
 
-// manifest is what to deploy: rendered, or read from -f.
-func (o *DeployOptions) manifest() (*deploy.Manifest, error) {
+// manifest is what to deploy: rendered with the environment's settings
+// (refused while any is a placeholder), or read from -f.
+func (o *DeployOptions) manifest(ctx context.Context) (*deploy.Manifest, error) {
 	if o.Filename == "" {
-		return deploy.Render(o.tree, o.env.Name, o.images)
+		var c *kube.Clients
+		if o.dryRun != deploy.DryRunClient {
+			c = &o.clients
+		}
+		r, err := o.resolve(ctx, o.tree, o.env, c)
+		if err != nil {
+			return nil, err
+		}
+		if o.dryRun != deploy.DryRunClient {
+			if err := r.check(o.env.Name); err != nil {
+				return nil, err
+			}
+		}
+		tree, err := r.tree(o.tree, o.env.Name)
+		if err != nil {
+			return nil, err
+		}
+		return deploy.Render(tree, o.env.Name, o.images)
 	}
 	if o.images.Tag != "" || len(o.images.Services) > 0 {
 		return nil, usage("-f deploys the file as it is: --image-tag and --image do not apply (render with them instead)")

@@ -21,6 +21,7 @@ import (
 type DiffOptions struct {
 	EnvFlags
 	ImageFlags
+	SettingsFlags
 	Prune bool
 
 	env     manifests.Env
@@ -47,6 +48,7 @@ Exit codes: 0 no change, 1 changes, 2 it could not run.`,
 	}
 	o.EnvFlags.AddFlags(cmd)
 	o.ImageFlags.AddFlags(cmd)
+	o.SettingsFlags.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.Prune, "prune", true, "show the objects a deploy would prune (as deploy --prune)")
 	return cmd
 }
@@ -68,7 +70,15 @@ func (o *DiffOptions) Validate() (err error) {
 }
 
 func (o *DiffOptions) Run(ctx context.Context) error {
-	m, err := deploy.Render(o.tree, o.env.Name, o.images)
+	r, err := o.resolve(ctx, o.tree, o.env, &o.clients)
+	if err != nil {
+		return err
+	}
+	tree, err := r.tree(o.tree, o.env.Name)
+	if err != nil {
+		return err
+	}
+	m, err := deploy.Render(tree, o.env.Name, o.images)
 	if err != nil {
 		return err
 	}

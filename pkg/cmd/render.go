@@ -14,6 +14,7 @@ import (
 type RenderOptions struct {
 	EnvFlags
 	ImageFlags
+	SettingsFlags
 	Monitoring bool
 
 	tree   *manifests.Tree
@@ -40,6 +41,7 @@ instead, which is shared by all environments of a cluster.`,
 	}
 	o.EnvFlags.AddFlags(cmd)
 	o.ImageFlags.AddFlags(cmd)
+	o.SettingsFlags.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.Monitoring, "monitoring", false, "render the cluster-level log shipping instead of an environment")
 	return cmd
 }
@@ -76,7 +78,20 @@ func (o *RenderOptions) Run(context.Context) error {
 		_, err = o.Out.Write(data)
 		return err
 	}
-	m, err := deploy.Render(o.tree, o.Env, o.images)
+	// Offline: the embedded settings under --settings FILE (deploy also reads the cluster's).
+	env, err := o.Resolve(o.tree)
+	if err != nil {
+		return err
+	}
+	r, err := o.resolve(context.Background(), o.tree, env, nil)
+	if err != nil {
+		return err
+	}
+	tree, err := r.tree(o.tree, o.Env)
+	if err != nil {
+		return err
+	}
+	m, err := deploy.Render(tree, o.Env, o.images)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,8 @@ func (e *UnknownEnvError) Error() string {
 
 // Tree is a Kustomize tree held in memory; Embedded() is the plugin's own.
 type Tree struct {
+	src fs.FS // what the tree was loaded from, for copies
+	dir string
 	mu sync.Mutex // guards fs: renders with overrides write a wrapper kustomization
 	fs filesys.FileSystem
 }
@@ -78,7 +80,62 @@ func FromFS(src fs.FS, dir string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading manifests: %w", err)
 	}
-	return &Tree{fs: mem}, nil
+	return &Tree{fs: mem, src: src, dir: dir}, nil
+}
+
+// settingsFile is where an overlay keeps its settings object.
+func settingsFile(env string) string { return path.Join(root, "overlays", env, "settings.yaml") }
+
+// Settings returns the data of an environment's settings object as the tree holds it.
+func (t *Tree) Settings(env string) (map[string]string, error) {
+	if _, err := t.Env(env); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	data, err := t.fs.ReadFile(settingsFile(env))
+	t.mu.Unlock()
+	if err != nil {
+		return map[string]string{}, nil // an overlay without settings
+	}
+	var cm struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := yaml.Unmarshal(data, &cm); err != nil {
+		return nil, fmt.Errorf("overlays/%s/settings.yaml: %w", env, err)
+	}
+	return cm.Data, nil
+}
+
+// WithSettings returns a copy of the tree whose environment env renders with
+// values over its settings object's data (t itself is unchanged).
+func (t *Tree) WithSettings(env string, values map[string]string) (*Tree, error) {
+	if len(values) == 0 {
+		return t, nil
+	}
+	c, err := FromFS(t.src, t.dir)
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.fs.ReadFile(settingsFile(env))
+	if err != nil {
+		return nil, fmt.Errorf("environment %s has no settings to set", env)
+	}
+	var cm map[string]any
+	if err := yaml.Unmarshal(data, &cm); err != nil {
+		return nil, err
+	}
+	d, _ := cm["data"].(map[string]any)
+	if d == nil {
+		d = map[string]any{}
+	}
+	for k, v := range values {
+		d[k] = v
+	}
+	cm["data"] = d
+	if data, err = yaml.Marshal(cm); err != nil {
+		return nil, err
+	}
+	return c, c.fs.WriteFile(settingsFile(env), data)
 }
 
 // Envs lists the environments, one per overlay, sorted by name.

@@ -412,7 +412,19 @@ func testConcurrentDeploys(ctx context.Context, t *testing.T) {
 // install it, and writes nothing.
 func TestDeployPreflightMissingPrerequisites(t *testing.T) {
 	ctx := clusterCtx(t, 2*time.Minute)
+	// Issue 13: with the embedded placeholders, deploy is refused before anything, naming each value.
 	r := runPlugin(ctx, t, "deploy", "--env", "dev")
+	if r.code != 2 || !strings.Contains(r.stderr, "settings are incomplete (nothing was applied)") ||
+		!strings.Contains(r.stderr, `efsFileSystemId: still the placeholder "fs-0123456789abcdef0"`) {
+		t.Errorf("deploy with placeholder settings: exit %d\n%s", r.code, r.stderr)
+	}
+	// Well-formed settings for this run: preflight is what stops it now.
+	settingsFile := filepath.Join(t.TempDir(), "dev.yaml")
+	if err := os.WriteFile(settingsFile, []byte("accountId: \"444455556666\"\nefsFileSystemId: fs-0abc12345def67890\n"+
+		"inputAccessPointId: fsap-0abc12345def67891\noutputAccessPointId: fsap-0abc12345def67892\nlogsAccessPointId: fsap-0abc12345def67893\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runPlugin(ctx, t, "deploy", "--env", "dev", "--settings", settingsFile)
 	if r.code != 2 {
 		t.Errorf("exit %d, want 2", r.code)
 	}
