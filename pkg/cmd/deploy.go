@@ -128,6 +128,9 @@ func (o *DeployOptions) manifest(ctx context.Context) (*deploy.Manifest, error) 
 	if o.Filename == "" {
 		var c *kube.Clients
 		if o.dryRun != deploy.DryRunClient {
+			if _, err := o.clients.ServerVersion(ctx); err != nil {
+				return nil, err // unreachable: say so before anything else
+			}
 			c = &o.clients
 		}
 		r, err := o.resolve(ctx, o.tree, o.env, c)

@@ -70,6 +70,9 @@ func (o *DiffOptions) Validate() (err error) {
 }
 
 func (o *DiffOptions) Run(ctx context.Context) error {
+	if _, err := o.clients.ServerVersion(ctx); err != nil {
+		return err
+	}
 	r, err := o.resolve(ctx, o.tree, o.env, &o.clients)
 	if err != nil {
 		return err
