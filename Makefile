@@ -4,6 +4,9 @@ VERSION := $(shell cat VERSION)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/layering-detection/kubectl-layering/pkg/version.Version=$(VERSION) \
 	-X github.com/layering-detection/kubectl-layering/pkg/version.Commit=$(GIT_COMMIT)
+# The services are their own module (services/go.mod), with their own version package.
+SERVICES_LDFLAGS := -s -w -X github.com/layering-detection/kubectl-layering/services/version.Version=$(VERSION) \
+	-X github.com/layering-detection/kubectl-layering/services/version.Commit=$(GIT_COMMIT)
 export CGO_ENABLED := 0
 # The module proxy here has no checksum-database entries for these modules.
 export GONOSUMDB := k8s.io,sigs.k8s.io/metrics-server,github.com/external-secrets
@@ -16,10 +19,13 @@ build: ## the plugin, bin/kubectl-layering
 
 deps: ## download every module the build and the offline tests read (the OpenAPI schema of k8s.io/kubernetes among them)
 	go mod download
+	go -C services mod download
 	go -C local-cluster/k8s-build mod download k8s.io/kubernetes
 
-test: deps ## fast unit tests (no cluster, no download inside a test)
+test: deps ## fast unit tests (no cluster, no download inside a test): the plugin, the services, the harness tools
 	go test ./...
+	go -C services test ./...
+	go -C tools vet ./...
 
 check: ## everything CI runs: unit tests, then e2e on a local cluster brought up and down around it
 	./test/check.sh
@@ -28,7 +34,7 @@ demo: ## the main job from nothing: cluster up, deploy the local env, run the pi
 	./local-cluster/demo.sh
 
 services: ## the four reference services, bin/<service>-service
-	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(foreach s,$(SERVICES),./cmd/$(s)-service)
+	go -C services build -trimpath -ldflags '$(SERVICES_LDFLAGS)' -o $(CURDIR)/bin/ $(foreach s,$(SERVICES),./cmd/$(s)-service)
 
 images: services ## image archives, bin/images/<service>.tar, named like the ECR repositories
 	@for s in $(SERVICES); do \
@@ -55,6 +61,7 @@ e2e: ## end-to-end tests against the running local cluster
 
 bench: ## benchmarks that print figures; the deploy figures need the local cluster (make cluster)
 	go test -run '^$$' -bench . -benchtime 1x ./...
+	go -C services test -run '^$$' -bench . -benchtime 1x ./...
 	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/rollback.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
 

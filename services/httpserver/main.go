@@ -13,8 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/layering-detection/kubectl-layering/pkg/version"
-	"github.com/layering-detection/kubectl-layering/services/cgrouplimits"
+	"github.com/layering-detection/kubectl-layering/services/version"
 )
 
 // Spec describes one service binary for Main.
@@ -64,7 +63,7 @@ func Main(spec Spec, args []string, getenv func(string) string, stdout, stderr i
 	if !ok {
 		logger.Warn("unknown LOG_LEVEL, using INFO", "LOG_LEVEL", getenv("LOG_LEVEL"))
 	}
-	cgrouplimits.Apply(logger)
+	sizeRuntime(logger)
 
 	rate, err1 := EnvInt(getenv, "RATE_LIMIT_PER_MINUTE", 100)
 	drain, err2 := EnvSeconds(getenv, "SHUTDOWN_DRAIN_SECONDS", DefaultDrainDelay)

@@ -34,7 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/layering-detection/kubectl-layering/pkg/version"
+	"github.com/layering-detection/kubectl-layering/services/version"
 	"github.com/layering-detection/kubectl-layering/services/wire"
 )
 
