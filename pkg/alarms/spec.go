@@ -56,9 +56,14 @@ type Widget struct {
 	Metrics       []string `json:"metrics"`
 }
 
-// AlarmName is the alarm's name for one service.
-func (a Alarm) AlarmName(service string) string {
-	return strings.ReplaceAll(a.Name, "{service}", service)
+// AlarmName is the alarm's name for one service of one environment.
+func (a Alarm) AlarmName(env, service string) string {
+	return strings.NewReplacer("{env}", env, "{service}", service).Replace(a.Name)
+}
+
+// ECSAlarmName is the name of the ECS alarm this one replaces, for one service.
+func (a Alarm) ECSAlarmName(service string) string {
+	return strings.NewReplacer("eks-{env}-", "", "{service}", service).Replace(a.Name)
 }
 
 // LoadAlarms reads the embedded alarm set; unknown fields are errors.

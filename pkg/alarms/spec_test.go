@@ -24,14 +24,17 @@ func TestAlarmsReproduceTheECSAlarms(t *testing.T) {
 		t.Errorf("dimensions %v", set.Dimensions)
 	}
 	want := []Alarm{
-		{"layering-detection-{service}-high-cpu", "CPUUtilization", "pod_cpu_utilization_over_pod_limit", "Average", 300, 2, "GreaterThanThreshold", 80, "notBreaching"},
-		{"layering-detection-{service}-high-memory", "MemoryUtilization", "pod_memory_utilization_over_pod_limit", "Average", 300, 2, "GreaterThanThreshold", 85, "notBreaching"},
-		{"layering-detection-{service}-low-task-count", "RunningTaskCount", "service_number_of_running_pods", "Average", 60, 1, "LessThanThreshold", 1, "breaching"},
+		{"layering-detection-eks-{env}-{service}-high-cpu", "CPUUtilization", "pod_cpu_utilization_over_pod_limit", "Average", 300, 2, "GreaterThanThreshold", 80, "notBreaching"},
+		{"layering-detection-eks-{env}-{service}-high-memory", "MemoryUtilization", "pod_memory_utilization_over_pod_limit", "Average", 300, 2, "GreaterThanThreshold", 85, "notBreaching"},
+		{"layering-detection-eks-{env}-{service}-low-task-count", "RunningTaskCount", "service_number_of_running_pods", "Average", 60, 1, "LessThanThreshold", 1, "breaching"},
 	}
 	if !reflect.DeepEqual(set.Alarms, want) {
 		t.Errorf("alarms =\n%+v\nwant\n%+v", set.Alarms, want)
 	}
-	if got := set.Alarms[0].AlarmName("wash-trading"); got != "layering-detection-wash-trading-high-cpu" {
+	if got := set.Alarms[0].ECSAlarmName("wash-trading"); got != "layering-detection-wash-trading-high-cpu" {
+		t.Errorf("ECS alarm name %q", got)
+	}
+	if got := set.Alarms[0].AlarmName("prod", "wash-trading"); got != "layering-detection-eks-prod-wash-trading-high-cpu" {
 		t.Errorf("alarm name %q", got)
 	}
 }
@@ -43,7 +46,7 @@ func TestDashboardReproducesTheECSDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Dashboard{
-		Name: "layering-detection-dashboard", Namespace: "ContainerInsights", Services: services,
+		Name: "layering-detection-eks-{env}", Namespace: "ContainerInsights", Services: services,
 		Widget: Widget{Width: 12, Height: 6, PerRow: 2, Title: "{service}", PeriodSeconds: 300,
 			Metrics: []string{"pod_cpu_utilization_over_pod_limit", "pod_memory_utilization_over_pod_limit", "service_number_of_running_pods"}},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/layering-detection/kubectl-layering/pkg/awsconfig"
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
@@ -67,9 +68,10 @@ func cannotRun(err error) bool {
 		noEarlier   *rollback.NoEarlierRevisionError
 		unknownRev  *rollback.UnknownRevisionError
 		placeholder *settings.PlaceholderError
+		awsSetup    *awsconfig.SetupError
 	)
 	return errors.As(err, &usageErr) || errors.As(err, &kubeconfig) || errors.As(err, &unknown) ||
 		errors.As(err, &input) || errors.As(err, &preflight) || errors.As(err, &unreachable) ||
 		errors.As(err, &locked) || errors.As(err, &notDeployed) || errors.As(err, &noEarlier) || errors.As(err, &unknownRev) ||
-		errors.As(err, &placeholder)
+		errors.As(err, &placeholder) || errors.As(err, &awsSetup)
 }

@@ -69,6 +69,7 @@ func NewRootCommand(streams genericiooptions.IOStreams, f Factory) (*cobra.Comma
 		NewCmdRollback(f, streams),
 		NewCmdHistory(f, streams),
 		NewCmdSettings(f, streams),
+		NewCmdAlarms(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root, f

@@ -38,6 +38,8 @@ var Keys = []Key{
 	{"outputAccessPointId", "the EFS access point of the output volume", "aws efs describe-access-points --file-system-id …", regexp.MustCompile(`^fsap-[0-9a-f]{17}$`), regexp.MustCompile(`^fsap-0{10,}`)},
 	{"logsAccessPointId", "the EFS access point of the logs volume", "aws efs describe-access-points --file-system-id …", regexp.MustCompile(`^fsap-[0-9a-f]{17}$`), regexp.MustCompile(`^fsap-0{10,}`)},
 	{"albName", "the name of the environment's Ingress ALB", "your choice (unique in the account)", regexp.MustCompile(`^[A-Za-z0-9-]{1,32}$`), nil},
+	{"clusterName", "the EKS cluster's name (Container Insights publishes under it)", "aws eks list-clusters", regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`), nil},
+	{"alarmTopicArn", "the SNS topic the environment's alarms notify", "aws sns list-topics", regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$`), nil},
 	{"certificateArn", "the ACM certificate of the HTTPS listener", "aws acm list-certificates", regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$`), regexp.MustCompile(`/00000000-0000-0000-0000-`)},
 }
 
