@@ -101,7 +101,8 @@ func probeExited(p *corev1.Pod, container, image string) (bool, error) {
 }
 
 // probeResults reads the probe's output; a probe that could not read its
-// request (an image older than the plugin, say) is an error, not a result.
+// request or answers checks this plugin does not know (an image of another
+// version) is an error, not a result.
 func probeResults(pod string, logs []byte) ([]probeapi.Result, error) {
 	results, err := probeapi.ReadResults(logs)
 	if err != nil {
@@ -110,6 +111,9 @@ func probeResults(pod string, logs []byte) ([]probeapi.Result, error) {
 	for _, r := range results {
 		if r.Check == probeapi.CheckRequest {
 			return nil, fmt.Errorf("the probe in pod %s cannot read its request: %s", pod, r.Detail)
+		}
+		if _, known := probeHints[r.Check]; !known {
+			return nil, fmt.Errorf("the probe in pod %s answered %q (%s): is the probe image as new as the plugin?", pod, r.Check, r.Detail)
 		}
 	}
 	return results, nil

@@ -60,11 +60,17 @@ func TestProbeExited(t *testing.T) {
 	}
 }
 
-// Requirement: a probe that cannot read its request (an image older than the
-// plugin) or prints no results is an error naming the pod, not a pass.
+// Requirement: a probe that cannot read its request, answers checks verify does
+// not know (an image of another version) or prints no results is an error
+// naming the pod, not a result.
 func TestProbeResults(t *testing.T) {
 	if _, err := probeResults("p", []byte(`{"check":"request","detail":"want one argument"}`+"\n")); err == nil || !strings.Contains(err.Error(), "the probe in pod p cannot read its request: want one argument") {
 		t.Errorf("refused request: %v", err)
+	}
+	// What the probe of the string-argument language answered to a JSON request.
+	old := `{"check":"usage","target":"{\"dns\":[\"a:1\"]}","ok":false,"detail":"want: dns HOST:PORT..."}` + "\n"
+	if _, err := probeResults("p", []byte(old)); err == nil || !strings.Contains(err.Error(), "is the probe image as new as the plugin?") {
+		t.Errorf("an older probe's answer: %v", err)
 	}
 	if _, err := probeResults("p", []byte("exec /layering-verify-probe: exec format error")); err == nil || !strings.Contains(err.Error(), "exec format error") {
 		t.Errorf("no results: %v", err)
