@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/layering-detection/kubectl-layering/pkg/verify/probeapi"
@@ -27,9 +29,13 @@ func (v *Verifier) runProbe(ctx context.Context, pod *corev1.Pod, req probeapi.R
 		return nil, err
 	}
 	ec := probeContainer(pod.Spec.Containers[0], fmt.Sprintf("layering-verify-%d", time.Now().UnixNano()%1_000_000_000), v.ProbeImage, arg)
-	withProbe := pod.DeepCopy()
-	withProbe.Spec.EphemeralContainers = append(withProbe.Spec.EphemeralContainers, ec)
-	if _, err := v.Kube.CoreV1().Pods(pod.Namespace).UpdateEphemeralContainers(ctx, pod.Name, withProbe, metav1.UpdateOptions{}); err != nil {
+	// A strategic merge patch adds the container to those the pod has, as
+	// kubectl debug does, without a resourceVersion to conflict on.
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"ephemeralContainers": []corev1.EphemeralContainer{ec}}})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := v.Kube.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "ephemeralcontainers"); err != nil {
 		return nil, fmt.Errorf("adding the probe to pod %s: %w", pod.Name, err)
 	}
 	if err := v.waitProbe(ctx, pod, ec.Name); err != nil {

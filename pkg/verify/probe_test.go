@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -179,19 +181,26 @@ func TestWaitReplacementWatchesForANewReadyPod(t *testing.T) {
 	}
 }
 
-// Requirement: the probe is added to the pod as an ephemeral container holding
-// the request as its one argument; output that holds no results is an error.
+// Requirement: the probe is added to the pod as an ephemeral container (a
+// patch, which cannot conflict with the pod's status updates) holding the
+// request as its one argument; output that holds no results is an error.
 func TestRunProbeAddsTheRequestToThePod(t *testing.T) {
 	pod := runningPod("orchestrator-1", "orchestrator", serviceContainer())
 	v, cs := verifier(t, nil, pod)
-	var added *corev1.Pod
-	cs.PrependReactor("update", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		if action.GetSubresource() != "ephemeralcontainers" {
+	var added []corev1.EphemeralContainer
+	cs.PrependReactor("patch", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		patch := action.(k8stesting.PatchAction)
+		if patch.GetSubresource() != "ephemeralcontainers" || patch.GetPatchType() != types.StrategicMergePatchType {
 			return false, nil, nil
 		}
-		added = action.(k8stesting.UpdateAction).GetObject().(*corev1.Pod).DeepCopy()
-		exited := added.DeepCopy()
-		exited.Status.EphemeralContainerStatuses = []corev1.ContainerStatus{{Name: added.Spec.EphemeralContainers[0].Name, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}}}
+		var body struct{ Spec corev1.PodSpec }
+		if err := json.Unmarshal(patch.GetPatch(), &body); err != nil {
+			return true, nil, err
+		}
+		added = body.Spec.EphemeralContainers
+		exited := pod.DeepCopy()
+		exited.Spec.EphemeralContainers = added
+		exited.Status.EphemeralContainerStatuses = []corev1.ContainerStatus{{Name: added[0].Name, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}}}
 		return true, exited, cs.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), exited, ns)
 	})
 	req := probeapi.Request{DNS: []string{"layering-service:8001"}, ReadOnly: []string{"/app/input"}}
@@ -202,10 +211,10 @@ func TestRunProbeAddsTheRequestToThePod(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `the probe in pod orchestrator-1 reported no results in its output: "fake logs"`) {
 		t.Errorf("runProbe: %v", err)
 	}
-	if added == nil || len(added.Spec.EphemeralContainers) != 1 {
-		t.Fatalf("no ephemeral container added: %+v", added)
+	if len(added) != 1 {
+		t.Fatalf("want one ephemeral container added, got %+v", added)
 	}
-	if got, err := probeapi.Decode(added.Spec.EphemeralContainers[0].Args); err != nil || got.DNS[0] != "layering-service:8001" || got.ReadOnly[0] != "/app/input" {
+	if got, err := probeapi.Decode(added[0].Args); err != nil || got.DNS[0] != "layering-service:8001" || got.ReadOnly[0] != "/app/input" {
 		t.Errorf("the probe's argument decodes to %+v, %v", got, err)
 	}
 	if len(pod.Spec.EphemeralContainers) != 0 {
