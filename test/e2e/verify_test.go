@@ -29,6 +29,11 @@ type verifyResult struct {
 
 func runVerify(ctx context.Context, t *testing.T, args ...string) ([]verifyResult, pluginRun) {
 	t.Helper()
+	// VERIFY_PROBE_IMAGE: a probe image other than the environment's default,
+	// such as one built from a branch and imported under its own tag.
+	if image := os.Getenv("VERIFY_PROBE_IMAGE"); image != "" {
+		args = append(args, "--probe-image", image)
+	}
 	r := runPlugin(ctx, t, append([]string{"verify", "--env", "local", "-o", "json"}, args...)...)
 	var report struct{ Results []verifyResult }
 	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
