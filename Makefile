@@ -8,6 +8,8 @@ export CGO_ENABLED := 0
 # The module proxy here has no checksum-database entries for these modules.
 export GONOSUMDB := k8s.io,sigs.k8s.io/metrics-server,github.com/external-secrets
 SERVICES := orchestrator layering wash-trading aggregator
+# Release platforms: each needs its entry in .krew.yaml (make dist fails on a mismatch).
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: build test check demo services images cluster cluster-down e2e bench dist clean
 
@@ -54,14 +56,16 @@ bench: ## benchmarks that print figures; the deploy figures need the local clust
 	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
 
-dist: ## release archives for krew (.krew.yaml), dist/kubectl-layering_<os>_<arch>.tar.gz
-	@for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do \
-	  os=$${p%/*}; arch=$${p#*/}; d=dist/kubectl-layering_$${os}_$${arch}; mkdir -p $$d; \
-	  GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' -o $$d/kubectl-layering ./cmd/kubectl-layering || exit 1; \
-	  cp completion/kubectl_complete-layering LICENSE $$d/; \
-	  tar -C $$d -czf $$d.tar.gz kubectl-layering kubectl_complete-layering LICENSE; rm -rf $$d; \
-	  echo "$$d.tar.gz"; \
+dist: ## release archives, dist/checksums.txt and the krew manifest rendered from .krew.yaml (dist/layering.krew.yaml)
+	rm -rf dist bin/dist
+	@for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; exe=kubectl-layering; [ $$os = windows ] && exe=$$exe.exe; \
+	  echo "go build $$os/$$arch"; \
+	  GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' -o bin/dist/$${os}_$${arch}/$$exe ./cmd/kubectl-layering || exit 1; \
 	done
+	go -C tools run ./krew -bin $(CURDIR)/bin/dist -out $(CURDIR)/dist -template $(CURDIR)/.krew.yaml -tag v$(VERSION) \
+	  -license $(CURDIR)/LICENSE -completion $(CURDIR)/completion/kubectl_complete-layering
+	KREW_DIST=$(CURDIR)/dist go -C tools test -count=1 -run TestRelease ./krew
 
 clean:
 	rm -rf bin dist
