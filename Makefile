@@ -11,15 +11,19 @@ SERVICES := orchestrator layering wash-trading aggregator
 # Release platforms: each needs its entry in .krew.yaml (make dist fails on a mismatch).
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: build test check demo services images cluster cluster-down e2e bench dist clean
+.PHONY: build test lint check demo services images cluster cluster-down e2e bench dist clean
 
 build: ## the plugin, bin/kubectl-layering
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-layering ./cmd/kubectl-layering
 
-test: ## fast unit tests (no cluster)
+test: ## fast unit tests (no cluster): the plugin's module, then tools/ (release packaging, krew install check)
 	go test ./...
+	go -C tools test ./...
 
-check: ## everything CI runs: unit tests, then e2e on a local cluster brought up and down around it
+lint: ## gofmt, go vet (every module), actionlint on .github/workflows (with shellcheck), shellcheck on the scripts
+	./test/lint.sh
+
+check: ## everything CI runs: lint, unit tests, then e2e on a local cluster brought up and down around it
 	./test/check.sh
 
 demo: ## the main job from nothing: cluster up, deploy the local env, run the pipeline, show the results
