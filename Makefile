@@ -11,8 +11,10 @@ export CGO_ENABLED := 0
 # The module proxy here has no checksum-database entries for these modules.
 export GONOSUMDB := k8s.io,sigs.k8s.io/metrics-server,github.com/external-secrets
 SERVICES := orchestrator layering wash-trading aggregator
+# Release platforms: each needs its entry in .krew.yaml (make dist fails on a mismatch).
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: build deps test check demo services images cluster cluster-down e2e bench dist clean
+.PHONY: build deps test lint check demo services images cluster cluster-down e2e bench dist clean
 
 build: ## the plugin, bin/kubectl-layering
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-layering ./cmd/kubectl-layering
@@ -20,14 +22,18 @@ build: ## the plugin, bin/kubectl-layering
 deps: ## download every module the build and the offline tests read (the OpenAPI schema of k8s.io/kubernetes among them)
 	go mod download
 	go -C services mod download
+	go -C tools mod download
 	go -C local-cluster/k8s-build mod download k8s.io/kubernetes
 
-test: deps ## fast unit tests (no cluster, no download inside a test): the plugin, the services, the harness tools
+test: deps ## fast unit tests (no cluster, no download inside a test): the plugin, the services, the harness and release tools
 	go test ./...
 	go -C services test ./...
-	go -C tools vet ./...
+	go -C tools test ./...
 
-check: ## everything CI runs: unit tests, then e2e on a local cluster brought up and down around it
+lint: ## gofmt, go vet (every module), actionlint on .github/workflows (with shellcheck), shellcheck on the scripts
+	./test/lint.sh
+
+check: ## everything CI runs: lint, unit tests, then e2e on a local cluster brought up and down around it
 	./test/check.sh
 
 demo: ## the main job from nothing: cluster up, deploy the local env, run the pipeline, show the results
@@ -65,14 +71,16 @@ bench: ## benchmarks that print figures; the deploy figures need the local clust
 	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/rollback.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
 
-dist: ## release archives for krew (.krew.yaml), dist/kubectl-layering_<os>_<arch>.tar.gz
-	@for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do \
-	  os=$${p%/*}; arch=$${p#*/}; d=dist/kubectl-layering_$${os}_$${arch}; mkdir -p $$d; \
-	  GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' -o $$d/kubectl-layering ./cmd/kubectl-layering || exit 1; \
-	  cp completion/kubectl_complete-layering LICENSE $$d/; \
-	  tar -C $$d -czf $$d.tar.gz kubectl-layering kubectl_complete-layering LICENSE; rm -rf $$d; \
-	  echo "$$d.tar.gz"; \
+dist: ## release archives, dist/checksums.txt and the krew manifest rendered from .krew.yaml (dist/layering.krew.yaml)
+	rm -rf dist bin/dist
+	@for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; exe=kubectl-layering; [ $$os = windows ] && exe=$$exe.exe; \
+	  echo "go build $$os/$$arch"; \
+	  GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' -o bin/dist/$${os}_$${arch}/$$exe ./cmd/kubectl-layering || exit 1; \
 	done
+	go -C tools run ./krew -bin $(CURDIR)/bin/dist -out $(CURDIR)/dist -template $(CURDIR)/.krew.yaml -tag v$(VERSION) \
+	  -license $(CURDIR)/LICENSE -completion $(CURDIR)/completion/kubectl_complete-layering
+	KREW_DIST=$(CURDIR)/dist go -C tools test -count=1 -run TestRelease ./krew
 
 clean:
 	rm -rf bin dist

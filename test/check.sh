@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The project's whole test run (README: "make check"): unit tests, then the
+# The project's whole test run (README: "make check"): lint, unit tests, then the
 # end-to-end tests on a local cluster that is always brought down again, also
 # when something fails or the run is interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n=== %s\n' "$*"; }
 
+step "lint"
+make lint
 step "unit tests"
 make test
 step "service images"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The deploy step of .github/workflows/deploy-env.yml for one environment, with
+# kubectl's context and the AWS credentials already set: deploy the images of
+# TAG (rolled back to the previous revision if it does not become healthy),
+# verify the environment, then bring its CloudWatch alarms and dashboard in
+# line. Any failing step fails the job, so the next environment is not deployed.
+#
+#   .github/scripts/deploy.sh ENV IMAGE_TAG
+# The same commands run against the local cluster: deploy.sh local <tag>
+# (the local environment has no CloudWatch, so no alarms there).
+set -euo pipefail
+if [ $# -ne 2 ]; then
+	echo "usage: $0 ENV IMAGE_TAG   (ENV: dev, staging, prod or local)" >&2
+	exit 2
+fi
+env=$1 tag=$2
+run() {
+	echo "+ $*"
+	"$@"
+}
+
+run kubectl layering deploy --env "$env" --image-tag "$tag" --atomic
+run kubectl layering verify --env "$env"
+if [ "$env" != local ]; then
+	run kubectl layering alarms sync --env "$env"
+fi
