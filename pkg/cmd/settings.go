@@ -80,7 +80,7 @@ func (r *resolved) check(env string) error {
 
 // settingsReport is `settings show`.
 type settingsReport struct {
-	Env      string             `json:"env"`
+	Env      string              `json:"env"`
 	Settings []settingsReportRow `json:"settings"`
 }
 

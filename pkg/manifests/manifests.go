@@ -48,8 +48,8 @@ func (e *UnknownEnvError) Error() string {
 type Tree struct {
 	src fs.FS // what the tree was loaded from, for copies
 	dir string
-	mu sync.Mutex // guards fs: renders with overrides write a wrapper kustomization
-	fs filesys.FileSystem
+	mu  sync.Mutex // guards fs: renders with overrides write a wrapper kustomization
+	fs  filesys.FileSystem
 }
 
 var (

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
 )
 
 var externalSecrets = schema.GroupVersionResource{Group: "external-secrets.io", Version: "v1", Resource: "externalsecrets"}
@@ -38,7 +38,7 @@ func judgeExternalSecret(name string, live *unstructured.Unstructured, err error
 	if err != nil {
 		return Result{"secrets", subject, Fail, err.Error(), "is External Secrets Operator installed?"}
 	}
-	status, reason, message := deploy.Condition(live, "Ready")
+	status, reason, message := kube.Condition(live, "Ready")
 	if status != "True" {
 		return Result{"secrets", subject, Fail, "not ready: " + message, "kubectl -n " + namespace + " describe externalsecret " + name}
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
@@ -149,10 +149,10 @@ func parseQuantity(v any) float64 {
 }
 
 type alarmsReport struct {
-	Changes []struct{ Alarm, Action string } `json:"changes"`
-	Dashboard string                          `json:"dashboard"`
-	Writes    int                             `json:"apiWrites"`
-	Reads     int                             `json:"apiReads"`
+	Changes   []struct{ Alarm, Action string } `json:"changes"`
+	Dashboard string                           `json:"dashboard"`
+	Writes    int                              `json:"apiWrites"`
+	Reads     int                              `json:"apiReads"`
 }
 
 func TestAlarmsLocalAWS(t *testing.T) {
@@ -173,7 +173,9 @@ func TestAlarmsLocalAWS(t *testing.T) {
 	run := func(args ...string) (alarmsReport, pluginRun) {
 		t.Helper()
 		var r pluginRun
-		withEnv(env, func() { r = runPlugin(ctx, t, append(append([]string{"alarms"}, args...), "--env", "local", "--settings", settingsFile, "-o", "json")...) })
+		withEnv(env, func() {
+			r = runPlugin(ctx, t, append(append([]string{"alarms"}, args...), "--env", "local", "--settings", settingsFile, "-o", "json")...)
+		})
 		var rep alarmsReport
 		_ = json.Unmarshal([]byte(r.stdout), &rep)
 		return rep, r
@@ -336,4 +338,5 @@ func resourceParse(s string) (float64, error) {
 	}
 	return q.AsApproximateFloat64(), nil
 }
+
 var resourceQuantity = resource.ParseQuantity
