@@ -1,5 +1,5 @@
 # Shared by the benchmark scripts: the local environment, timing, and image tags.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
 export KUBECONFIG="$PWD/.local-cluster/kubeconfig"
 ns=layering-detection-local
 plugin=bin/kubectl-layering
