@@ -1,0 +1,157 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// The seed is the ECS deployment as Terraform left it
+// (shared/spec/ecs-baseline.md), with the identifiers of the prod overlay
+// (embedded/manifests/overlays/prod/settings.yaml).
+
+const (
+	appName       = "layering-detection"
+	clusterName   = "layering-detection-cluster"
+	seedEnv       = "prod"
+	imageTag      = "1.1.0" // revision 2, the running one; revision 1 runs 1.0.0
+	efsID         = "fs-0123456789abcdef0"
+	certificateID = "00000000-0000-0000-0000-000000000002"
+)
+
+type baselineService struct {
+	name                                           string
+	port, cpu, memory, desired, minTasks, maxTasks int
+	env                                            [][2]string
+}
+
+var baseline = []baselineService{
+	{"orchestrator", 8000, 512, 1024, 1, 1, 5, [][2]string{{"PORT", "8000"}, {"INPUT_DIR", "/app/input"},
+		{"LAYERING_SERVICE_URL", "http://layering-service:8001"}, {"WASH_TRADING_SERVICE_URL", "http://wash-trading-service:8002"},
+		{"AGGREGATOR_SERVICE_URL", "http://aggregator-service:8003"}, {"MAX_RETRIES", "3"}, {"ALGORITHM_TIMEOUT_SECONDS", "30"},
+		{"LOG_LEVEL", "INFO"}, {"RATE_LIMIT_PER_MINUTE", "100"}}},
+	{"layering", 8001, 512, 512, 2, 1, 10, [][2]string{{"PORT", "8001"}, {"LOG_LEVEL", "INFO"}, {"RATE_LIMIT_PER_MINUTE", "100"}}},
+	{"wash-trading", 8002, 512, 512, 2, 1, 10, [][2]string{{"PORT", "8002"}, {"LOG_LEVEL", "INFO"}, {"RATE_LIMIT_PER_MINUTE", "100"}}},
+	{"aggregator", 8003, 512, 512, 1, 1, 5, [][2]string{{"PORT", "8003"}, {"OUTPUT_DIR", "/app/output"}, {"LOGS_DIR", "/app/logs"},
+		{"VALIDATION_STRICT", "true"}, {"ALLOW_PARTIAL_RESULTS", "false"}, {"LOG_LEVEL", "INFO"}, {"RATE_LIMIT_PER_MINUTE", "100"}}},
+}
+
+// accessPoints are the EFS access points: name, id, directory.
+var accessPoints = [][3]string{
+	{"input", "fsap-0000000000000001a", "/input"},
+	{"output", "fsap-0000000000000002b", "/output"},
+	{"logs", "fsap-0000000000000003c", "/logs"},
+}
+
+func (st *State) arn(service, resource string) string {
+	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, st.Region, st.AccountID, resource)
+}
+
+func seed(region, account string, now time.Time) *State {
+	st := &State{Version: stateVersion, Region: region, AccountID: account}
+	created := now.Add(-30 * 24 * time.Hour).Truncate(time.Second)
+	st.seedSecrets(created)
+	st.seedEFS(created)
+	st.seedELB(created)
+	st.seedECS(created, now)
+	st.seedAutoScaling(created)
+	st.seedLogs(created, now)
+	st.seedCloudWatch(created, now)
+	return st
+}
+
+func (st *State) seedECS(created, now time.Time) {
+	clusterArn := st.arn("ecs", "cluster/"+clusterName)
+	st.ECS.Clusters = []ecsCluster{{
+		ClusterArn: clusterArn, ClusterName: clusterName, Status: "ACTIVE",
+		CapacityProviders: []string{"FARGATE", "FARGATE_SPOT"},
+		Settings:          []ecsNameVal{{Name: "containerInsights", Value: "enabled"}},
+		Tags:              []ecsTag{{Key: "Application", Value: appName}, {Key: "Environment", Value: seedEnv}},
+	}}
+	network := &ecsNetworkConfig{AwsvpcConfiguration: ecsAwsvpc{
+		Subnets:        []string{"subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"},
+		SecurityGroups: []string{"sg-0a1b2c3d4e5f60010"}, AssignPublicIp: "DISABLED"}}
+	for i, b := range baseline {
+		family := appName + "-" + b.name
+		for rev, tag := range []string{"1.0.0", imageTag} {
+			st.ECS.TaskDefinitions = append(st.ECS.TaskDefinitions, st.taskDefinition(b, rev+1, tag, created.Add(time.Duration(rev)*24*time.Hour)))
+		}
+		td := st.arn("ecs", "task-definition/"+family+":2")
+		st.ECS.NextDeployment++
+		dep := ecsDeployment{
+			ID:     fmt.Sprintf("ecs-svc/%019d", 1000000000000000000+st.ECS.NextDeployment),
+			Status: "PRIMARY", TaskDefinition: td, DesiredCount: b.desired, RunningCount: b.desired,
+			CreatedAt: created.Add(24 * time.Hour), UpdatedAt: created.Add(24*time.Hour + 3*time.Minute),
+			LaunchType: "FARGATE", PlatformVersion: "1.4.0", PlatformFamily: "Linux", NetworkConfiguration: network,
+			RolloutState: "COMPLETED",
+		}
+		dep.RolloutStateReason = "ECS deployment " + dep.ID + " completed."
+		svc := ecsService{
+			ServiceArn: st.arn("ecs", "service/"+clusterName+"/"+family), ServiceName: family, ClusterArn: clusterArn,
+			LoadBalancers: []ecsLoadBalancer{{TargetGroupArn: st.targetGroupArn(b.name + "-tg"), ContainerName: b.name + "-container", ContainerPort: b.port}},
+			Status:        "ACTIVE", DesiredCount: b.desired, RunningCount: b.desired,
+			LaunchType: "FARGATE", PlatformVersion: "LATEST", PlatformFamily: "Linux", TaskDefinition: td,
+			DeploymentConfiguration: ecsDeploymentConfig{MaximumPercent: 200, MinimumHealthyPercent: 100,
+				DeploymentCircuitBreaker: &ecsDeploymentCircuit{Enable: false, Rollback: false}},
+			Deployments:                   []ecsDeployment{dep},
+			RoleArn:                       st.arn("iam", "role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
+			CreatedAt:                     created,
+			NetworkConfiguration:          network,
+			HealthCheckGracePeriodSeconds: 60, SchedulingStrategy: "REPLICA",
+			DeploymentController: ecsDeploymentCtrl{Type: "ECS"}, CreatedBy: st.arn("iam", "role/terraform"),
+			PropagateTags: "NONE", ServiceRegistries: []map[string]any{}, PlacementConstraints: []map[string]any{}, PlacementStrategy: []map[string]any{},
+			Tags: []ecsTag{{Key: "Application", Value: appName}, {Key: "Service", Value: b.name}},
+		}
+		st.ecsEvent(&svc, dep.UpdatedAt, fmt.Sprintf("(service %s) has reached a steady state.", family))
+		st.ECS.Services = append(st.ECS.Services, &ecsServiceState{Service: svc, LastTick: now, Index: i})
+	}
+}
+
+func (st *State) taskDefinition(b baselineService, revision int, tag string, registered time.Time) ecsTaskDefinition {
+	family := appName + "-" + b.name
+	c := ecsContainerDef{
+		Name:         b.name + "-container",
+		Image:        fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s-%s:%s", st.AccountID, st.Region, appName, b.name, tag),
+		CPU:          b.cpu,
+		PortMappings: []ecsPortMapping{{ContainerPort: b.port, HostPort: b.port, Protocol: "tcp"}},
+		Essential:    true, User: "1000:1000",
+		MountPoints: []ecsMountPoint{}, VolumesFrom: []map[string]any{}, SystemControls: []map[string]any{},
+		Secrets: []ecsSecret{{Name: "API_KEY", ValueFrom: st.secretArn("api-key") + ":api_key::"}},
+		LogConfiguration: &ecsLogConfig{LogDriver: "awslogs", SecretOptions: []map[string]any{}, Options: map[string]string{
+			"awslogs-group": "/ecs/" + appName + "/" + b.name, "awslogs-region": st.Region, "awslogs-stream-prefix": "ecs"}},
+		HealthCheck: &ecsHealthCheck{Command: []string{"CMD-SHELL", "curl -f http://localhost:" + strconv.Itoa(b.port) + "/health || exit 1"},
+			Interval: 30, Timeout: 10, Retries: 3, StartPeriod: 5},
+	}
+	for _, kv := range b.env {
+		c.Environment = append(c.Environment, ecsNameVal{Name: kv[0], Value: kv[1]})
+	}
+	var volumes []ecsVolume
+	mount := func(ap int, path string, readOnly bool) {
+		name := accessPoints[ap][0]
+		c.MountPoints = append(c.MountPoints, ecsMountPoint{SourceVolume: name, ContainerPath: path, ReadOnly: readOnly})
+		volumes = append(volumes, ecsVolume{Name: name, EfsVolumeConfiguration: &ecsEFSVolumeCfg{
+			FileSystemID: efsID, RootDirectory: "/", TransitEncryption: "ENABLED",
+			AuthorizationConfig: &ecsEFSAuthConfig{AccessPointID: accessPoints[ap][1], IAM: "ENABLED"}}})
+	}
+	switch b.name {
+	case "orchestrator":
+		mount(0, "/app/input", true)
+	case "aggregator":
+		mount(1, "/app/output", false)
+		mount(2, "/app/logs", false)
+		c.Secrets = append(c.Secrets, ecsSecret{Name: "PSEUDONYMIZATION_SALT", ValueFrom: st.secretArn("pseudonymization-salt") + ":salt::"})
+	}
+	if volumes == nil {
+		volumes = []ecsVolume{}
+	}
+	return ecsTaskDefinition{
+		TaskDefinitionArn:    st.arn("ecs", fmt.Sprintf("task-definition/%s:%d", family, revision)),
+		ContainerDefinitions: []ecsContainerDef{c}, Family: family,
+		TaskRoleArn:      st.arn("iam", "role/"+appName+"-ecs-task-role"),
+		ExecutionRoleArn: st.arn("iam", "role/"+appName+"-ecs-task-execution-role"),
+		NetworkMode:      "awsvpc", Revision: revision, Volumes: volumes, Status: "ACTIVE",
+		PlacementConstraints: []map[string]any{}, Compatibilities: []string{"EC2", "FARGATE"},
+		RequiresCompatibilities: []string{"FARGATE"}, CPU: strconv.Itoa(b.cpu), Memory: strconv.Itoa(b.memory),
+		RegisteredAt: registered, RegisteredBy: "arn:aws:sts::" + st.AccountID + ":assumed-role/terraform/terraform",
+	}
+}
