@@ -121,7 +121,9 @@ func TestECSUpdateServiceRolloutAndWaiter(t *testing.T) {
 		t.Fatalf("right after UpdateService: %+v", s.Deployments)
 	}
 	start := time.Now()
-	w := ecs.NewServicesStableWaiter(c, func(o *ecs.ServicesStableWaiterOptions) { o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond })
+	w := ecs.NewServicesStableWaiter(c, func(o *ecs.ServicesStableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond
+	})
 	if err := w.Wait(ctx(t), &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{"layering-detection-layering"}}, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}

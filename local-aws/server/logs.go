@@ -2,5 +2,5 @@ package server
 
 type logsState struct{}
 
-func logsService() *service { return &service{name: "logs", ops: map[string]handler{}} }
+func logsService() *service                         { return &service{name: "logs", ops: map[string]handler{}} }
 func (st *State) seedLogs(created, now interface{}) {}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -153,5 +154,90 @@ func (st *State) taskDefinition(b baselineService, revision int, tag string, reg
 		PlacementConstraints: []map[string]any{}, Compatibilities: []string{"EC2", "FARGATE"},
 		RequiresCompatibilities: []string{"FARGATE"}, CPU: strconv.Itoa(b.cpu), Memory: strconv.Itoa(b.memory),
 		RegisteredAt: registered, RegisteredBy: "arn:aws:sts::" + st.AccountID + ":assumed-role/terraform/terraform",
+	}
+}
+
+// seedCloudWatch creates the 12 ECS alarms and the dashboard, and an hour of
+// the services' AWS/ECS metrics so the alarms start from real data.
+func (st *State) seedCloudWatch(created, now time.Time) {
+	type alarmSpec struct {
+		suffix, metric string
+		period, evals  int
+		op             string
+		threshold      float64
+		missing        string
+	}
+	specs := []alarmSpec{
+		{"high-cpu", "CPUUtilization", 300, 2, "GreaterThanThreshold", 80, "notBreaching"},
+		{"high-memory", "MemoryUtilization", 300, 2, "GreaterThanThreshold", 85, "notBreaching"},
+		{"low-task-count", "RunningTaskCount", 60, 1, "LessThanThreshold", 1, "breaching"},
+	}
+	for _, b := range baseline {
+		for _, sp := range specs {
+			name := fmt.Sprintf("%s-%s-%s", appName, b.name, sp.suffix)
+			st.CW.Alarms = append(st.CW.Alarms, &cwAlarm{
+				AlarmName: name, AlarmArn: st.arn("cloudwatch", "alarm:"+name),
+				AlarmDescription:                   fmt.Sprintf("%s of %s-%s", sp.metric, appName, b.name),
+				AlarmConfigurationUpdatedTimestamp: created, ActionsEnabled: true,
+				OKActions: []string{}, AlarmActions: []string{}, InsufficientDataActions: []string{},
+				StateValue: "INSUFFICIENT_DATA", StateReason: "Unchecked: Initial alarm creation",
+				StateUpdatedTimestamp: created, StateTransitionedTimestamp: created,
+				MetricName: sp.metric, Namespace: "AWS/ECS", Statistic: "Average",
+				Dimensions: ecsDimensions(appName + "-" + b.name), Period: sp.period, EvaluationPeriods: sp.evals,
+				Threshold: sp.threshold, ComparisonOperator: sp.op, TreatMissingData: sp.missing,
+			})
+		}
+	}
+	var widgets []map[string]any
+	for i, b := range baseline {
+		svc := appName + "-" + b.name
+		var metrics [][]string
+		for _, m := range []string{"CPUUtilization", "MemoryUtilization", "RunningTaskCount"} {
+			metrics = append(metrics, []string{"AWS/ECS", m, "ClusterName", clusterName, "ServiceName", svc})
+		}
+		widgets = append(widgets, map[string]any{
+			"type": "metric", "x": (i % 2) * 12, "y": (i / 2) * 6, "width": 12, "height": 6,
+			"properties": map[string]any{"metrics": metrics, "period": 300, "stat": "Average", "region": st.Region, "title": b.name, "view": "timeSeries"},
+		})
+	}
+	body, _ := json.Marshal(map[string]any{"widgets": widgets})
+	st.CW.Dashboards = []*cwDashboard{{DashboardName: appName + "-dashboard",
+		DashboardArn: "arn:aws:cloudwatch::" + st.AccountID + ":dashboard/" + appName + "-dashboard", DashboardBody: string(body), LastModified: created}}
+	st.CW.Tags = map[string][]cwTag{}
+	st.CW.LastSample = now.Add(-time.Hour)
+	st.sampleECSMetrics(now)
+	st.evaluateAlarms(now)
+}
+
+func ecsDimensions(service string) []cwDimension {
+	return []cwDimension{{Name: "ClusterName", Value: clusterName}, {Name: "ServiceName", Value: service}}
+}
+
+// sampleECSMetrics writes, each minute up to now, what ECS publishes for a
+// service in AWS/ECS: RunningTaskCount, and CPU and memory utilization (a
+// steady light load) while tasks run. Gaps longer than an hour start afresh.
+func (st *State) sampleECSMetrics(now time.Time) {
+	t := st.CW.LastSample.Truncate(time.Minute).Add(time.Minute)
+	if t.Before(now.Add(-time.Hour)) {
+		t = now.Add(-time.Hour).Truncate(time.Minute)
+	}
+	for ; !t.After(now); t = t.Add(time.Minute) {
+		for _, svc := range st.ECS.Services {
+			v := svc.Service
+			dims := ecsDimensions(v.ServiceName)
+			point := func(x float64) cwPoint {
+				return cwPoint{T: t, Count: 1, Sum: x, Min: x, Max: x, Values: []float64{x}, Unit: "Percent"}
+			}
+			count := point(float64(v.RunningCount))
+			count.Unit = "Count"
+			st.addPoint("AWS/ECS", "RunningTaskCount", dims, count, now)
+			if v.RunningCount > 0 {
+				jitter := float64(hexID(v.ServiceName+t.String(), 2)[0] % 8) // 0..7, stable per minute
+				st.addPoint("AWS/ECS", "CPUUtilization", dims, point(8+jitter), now)
+				st.addPoint("AWS/ECS", "MemoryUtilization", dims, point(25+jitter), now)
+			}
+		}
+		st.CW.LastSample = t
+		st.changed = true
 	}
 }

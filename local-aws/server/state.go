@@ -100,12 +100,7 @@ func hexID(name string, n int) string {
 func pageOf[T any](items []T, token string, size int) (page []T, next string, ok bool) {
 	start := 0
 	if token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(token)
-		if err != nil || !strings.HasPrefix(string(b), "local-aws:") {
-			return nil, "", false
-		}
-		start, err = strconv.Atoi(strings.TrimPrefix(string(b), "local-aws:"))
-		if err != nil || start < 0 || start > len(items) {
+		if start, ok = decodeOffset(token); !ok || start > len(items) {
 			return nil, "", false
 		}
 	}
@@ -113,7 +108,21 @@ func pageOf[T any](items []T, token string, size int) (page []T, next string, ok
 	if end >= len(items) {
 		return items[start:], "", true
 	}
-	return items[start:end], base64.RawURLEncoding.EncodeToString([]byte("local-aws:" + strconv.Itoa(end))), true
+	return items[start:end], encodeOffset(end), true
+}
+
+// Tokens are opaque to clients; here they carry an offset.
+func encodeOffset(n int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("local-aws:" + strconv.Itoa(n)))
+}
+
+func decodeOffset(token string) (int, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || !strings.HasPrefix(string(b), "local-aws:") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(string(b), "local-aws:"))
+	return n, err == nil && n >= 0
 }
 
 // pageSize picks the requested size within 1..max, or def when unset.
