@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -240,4 +241,60 @@ func (st *State) sampleECSMetrics(now time.Time) {
 		st.CW.LastSample = t
 		st.changed = true
 	}
+}
+
+// seedELB creates the ALB, its listeners 80 and 443 with rules 100–400 and a
+// default forward to the orchestrator, the ECS target groups and one empty
+// target group per service for the Kubernetes side.
+func (st *State) seedELB(created time.Time) {
+	lbName := appName + "-alb"
+	lbID := hexID(lbName, 16)
+	lbArn := st.arn("elasticloadbalancing", "loadbalancer/app/"+lbName+"/"+lbID)
+	vpc := "vpc-0a1b2c3d4e5f60000"
+	st.ELB.LoadBalancers = []elbLoadBalancer{{
+		LoadBalancerArn: lbArn, DNSName: fmt.Sprintf("%s-%d.%s.elb.amazonaws.com", lbName, 1234567890, st.Region),
+		CanonicalHostedZoneID: "Z35SXDOTRQ7X7K", CreatedTime: created, LoadBalancerName: lbName, Scheme: "internet-facing",
+		VpcID: vpc, State: elbState2{Code: "active"}, Type: "application", IPAddressType: "ipv4",
+		AvailabilityZones: []elbAZ{{ZoneName: st.Region + "a", SubnetID: "subnet-0a1b2c3d4e5f60101"}, {ZoneName: st.Region + "b", SubnetID: "subnet-0a1b2c3d4e5f60102"}},
+		SecurityGroups:    []string{"sg-0a1b2c3d4e5f60020"},
+	}}
+	for _, b := range baseline {
+		for _, suffix := range []string{b.name + "-tg", b.name + "-eks-tg"} {
+			st.ELB.TargetGroups = append(st.ELB.TargetGroups, elbTargetGroup{
+				TargetGroupArn: st.targetGroupArn(suffix), TargetGroupName: appName + "-" + suffix, Protocol: "HTTP", Port: b.port, VpcID: vpc,
+				HealthCheckProtocol: "HTTP", HealthCheckPort: "traffic-port", HealthCheckEnabled: true, HealthCheckIntervalSeconds: 30,
+				HealthCheckTimeoutSeconds: 10, HealthyThresholdCount: 2, UnhealthyThresholdCount: 3, HealthCheckPath: "/health",
+				Matcher: elbMatcher{HTTPCode: "200"}, TargetType: "ip", ProtocolVersion: "HTTP1", IPAddressType: "ipv4",
+			})
+		}
+	}
+	forward := func(service string) []elbAction {
+		acts, _ := st.normalizeActions([]elbAction{{Type: "forward", TargetGroupArn: st.targetGroupArn(service + "-tg")}})
+		return acts
+	}
+	certificate := st.arn("acm", "certificate/"+certificateID)
+	for _, l := range []elbListener{
+		{Port: 80, Protocol: "HTTP"},
+		{Port: 443, Protocol: "HTTPS", SslPolicy: "ELBSecurityPolicy-TLS-1-2-2017-01", Certificates: []elbCertificate{{CertificateArn: certificate}}},
+	} {
+		l.LoadBalancerArn = lbArn
+		l.ListenerArn = st.arn("elasticloadbalancing", fmt.Sprintf("listener/app/%s/%s/%s", lbName, lbID, hexID(fmt.Sprint(lbName, l.Port), 16)))
+		l.DefaultActions = forward("orchestrator")
+		st.ELB.Listeners = append(st.ELB.Listeners, l)
+		for i, b := range baseline {
+			var cond elbCondition
+			if b.name == "orchestrator" {
+				cond = elbCondition{Field: "path-pattern", Values: []string{"/orchestrate*", "/health", "/"}}
+			} else {
+				cond = elbCondition{Field: "host-header", Values: []string{b.name + "." + appName + ".local"}}
+			}
+			conds, _ := normalizeConditions([]elbCondition{cond})
+			priority := strconv.Itoa(100 * (i + 1))
+			st.ELB.Rules = append(st.ELB.Rules, elbRuleState{ListenerArn: l.ListenerArn, Rule: elbRule{
+				RuleArn:  strings.Replace(l.ListenerArn, ":listener/", ":listener-rule/", 1) + "/" + hexID(l.ListenerArn+priority, 16),
+				Priority: priority, Conditions: conds, Actions: forward(b.name),
+			}})
+		}
+	}
+	st.ELB.Registered = map[string][]elbTarget{}
 }

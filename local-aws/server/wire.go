@@ -145,7 +145,14 @@ func fill(t any, v reflect.Value, path string) error {
 			return bad()
 		}
 		for i := 0; i < v.NumField(); i++ {
-			name, _, ok := jsonName(v.Type().Field(i))
+			f := v.Type().Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct { // shared members, e.g. paging
+				if err := fill(m, v.Field(i), path); err != nil {
+					return err
+				}
+				continue
+			}
+			name, _, ok := jsonName(f)
 			if !ok {
 				continue
 			}
