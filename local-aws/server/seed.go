@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -297,4 +298,28 @@ func (st *State) seedELB(created time.Time) {
 		}
 	}
 	st.ELB.Registered = map[string][]elbTarget{}
+}
+
+// seedLogs creates the services' log groups (retention 7 days) with one
+// stream per running task ("ecs/<container>/<task id>") and its start-up lines.
+func (st *State) seedLogs(created, now time.Time) {
+	for _, b := range baseline {
+		g := st.newGroup("/ecs/"+appName+"/"+b.name, 7, created)
+		svc := st.ECS.Services[slices.IndexFunc(st.ECS.Services, func(s *ecsServiceState) bool { return s.Service.ServiceName == appName+"-"+b.name })]
+		d := svc.Service.Deployments[0]
+		for n := 0; n < d.RunningCount; n++ {
+			started := now.Add(-10 * time.Minute).Add(time.Duration(n) * time.Second)
+			s := g.newStream(fmt.Sprintf("ecs/%s-container/%s", b.name, taskID(svc.Service.ServiceName, d.ID, n)), started)
+			var events []logEvent
+			for i, msg := range []string{
+				fmt.Sprintf(`{"level":"INFO","msg":"starting","service":"%s-service","version":"%s"}`, b.name, imageTag),
+				fmt.Sprintf(`{"level":"INFO","msg":"listening","addr":":%d"}`, b.port),
+				`{"level":"INFO","msg":"request","method":"GET","path":"/health","status":200}`,
+			} {
+				t := epochMillis(started.Add(time.Duration(i) * time.Second))
+				events = append(events, logEvent{Timestamp: t, Message: msg, IngestionTime: t + 150})
+			}
+			s.append(events)
+		}
+	}
 }
