@@ -323,3 +323,50 @@ func (st *State) seedLogs(created, now time.Time) {
 		}
 	}
 }
+
+// seedAutoScaling registers each service's scalable target (min/max of the
+// baseline) and its CPU 70 % and memory 80 % target-tracking policies.
+func (st *State) seedAutoScaling(created time.Time) {
+	for _, b := range baseline {
+		svc := appName + "-" + b.name
+		resource := "service/" + clusterName + "/" + svc
+		st.AAS.Targets = append(st.AAS.Targets, &aasTarget{ServiceNamespace: "ecs", ResourceID: resource, ScalableDimension: "ecs:service:DesiredCount",
+			MinCapacity: b.minTasks, MaxCapacity: b.maxTasks, CreationTime: created,
+			RoleARN:           st.arn("iam", "role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"),
+			ScalableTargetARN: st.arn("application-autoscaling", "scalable-target/"+hexID(resource, 28))})
+		for _, p := range []struct {
+			kind, metric string
+			target       float64
+		}{{"cpu", "ECSServiceAverageCPUUtilization", 70}, {"memory", "ECSServiceAverageMemoryUtilization", 80}} {
+			name := fmt.Sprintf("%s-%s-scaling", svc, p.kind)
+			st.AAS.Policies = append(st.AAS.Policies, aasPolicy{
+				PolicyARN:  st.arn("autoscaling", fmt.Sprintf("scalingPolicy:%s:resource/ecs/%s:policyName/%s", hexID(name, 8)+"-"+hexID(name+"1", 4)+"-4000-8000-"+hexID(name+"2", 12), resource, name)),
+				PolicyName: name, ServiceNamespace: "ecs", ResourceID: resource, ScalableDimension: "ecs:service:DesiredCount", PolicyType: "TargetTrackingScaling",
+				TargetTrackingScalingPolicyConfiguration: aasTargetTrackingConfig{TargetValue: p.target,
+					PredefinedMetricSpecification: map[string]string{"PredefinedMetricType": p.metric}, ScaleOutCooldown: 60, ScaleInCooldown: 300},
+				Alarms: []map[string]string{}, CreationTime: created,
+			})
+		}
+	}
+}
+
+// seedEFS creates the encrypted file system and its access points input,
+// output and logs (uid/gid 1000, 755).
+func (st *State) seedEFS(created time.Time) {
+	fsArn := st.arn("elasticfilesystem", "file-system/"+efsID)
+	st.EFS.FileSystems = []efsFileSystem{{
+		OwnerID: st.AccountID, CreationToken: appName + "-efs", FileSystemID: efsID, FileSystemArn: fsArn, CreationTime: created,
+		LifeCycleState: "available", Name: appName + "-efs", NumberOfMountTargets: 2, SizeInBytes: efsSize{Value: 6144, Timestamp: created},
+		PerformanceMode: "generalPurpose", Encrypted: true, KmsKeyID: st.arn("kms", "key/00000000-0000-0000-0000-000000000003"), ThroughputMode: "bursting",
+		Tags:                 []efsTag{{Key: "Name", Value: appName + "-efs"}},
+		FileSystemProtection: efsProtect{ReplicationOverwriteProtection: "ENABLED"},
+	}}
+	for _, ap := range accessPoints {
+		st.EFS.AccessPoints = append(st.EFS.AccessPoints, efsAccessPoint{
+			ClientToken: appName + "-" + ap[0], Name: ap[0], Tags: []efsTag{{Key: "Name", Value: ap[0]}},
+			AccessPointID: ap[1], AccessPointArn: st.arn("elasticfilesystem", "access-point/"+ap[1]), FileSystemID: efsID,
+			PosixUser: efsPosixUser{UID: 1000, GID: 1000}, OwnerID: st.AccountID, LifeCycleState: "available",
+			RootDirectory: efsRootDir{Path: ap[2], CreationInfo: efsCreationInfo{OwnerUID: 1000, OwnerGID: 1000, Permissions: "755"}},
+		})
+	}
+}

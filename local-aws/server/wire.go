@@ -49,6 +49,12 @@ func treeOf(v reflect.Value) any {
 		m := map[string]any{}
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Type().Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct { // promoted members
+				for k, e := range treeOf(v.Field(i)).(map[string]any) {
+					m[k] = e
+				}
+				continue
+			}
 			name, omitEmpty, ok := jsonName(f)
 			if !ok {
 				continue
