@@ -18,25 +18,22 @@ type ecsState struct {
 }
 
 type ecsCluster struct {
-	ClusterArn                        string        `json:"clusterArn"`
-	ClusterName                       string        `json:"clusterName"`
-	Status                            string        `json:"status"`
-	RegisteredContainerInstancesCount int           `json:"registeredContainerInstancesCount"`
-	RunningTasksCount                 int           `json:"runningTasksCount"`
-	PendingTasksCount                 int           `json:"pendingTasksCount"`
-	ActiveServicesCount               int           `json:"activeServicesCount"`
-	CapacityProviders                 []string      `json:"capacityProviders,omitempty"`
-	Settings                          []ecsNameVal  `json:"settings,omitempty"`
-	Tags                              []ecsTag      `json:"tags,omitempty"`
-	Statistics                        []ecsKeyValue `json:"statistics,omitempty"`
+	ClusterArn                        string       `json:"clusterArn"`
+	ClusterName                       string       `json:"clusterName"`
+	Status                            string       `json:"status"`
+	RegisteredContainerInstancesCount int          `json:"registeredContainerInstancesCount"`
+	RunningTasksCount                 int          `json:"runningTasksCount"`
+	PendingTasksCount                 int          `json:"pendingTasksCount"`
+	ActiveServicesCount               int          `json:"activeServicesCount"`
+	CapacityProviders                 []string     `json:"capacityProviders,omitempty"`
+	Settings                          []ecsNameVal `json:"settings,omitempty"`
+	Tags                              []ecsTag     `json:"tags,omitempty"`
 }
 
 type ecsNameVal struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 }
-
-type ecsKeyValue = ecsNameVal
 
 type ecsTag struct {
 	Key   string `json:"key"`
