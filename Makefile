@@ -84,3 +84,13 @@ dist: ## release archives, dist/checksums.txt and the krew manifest rendered fro
 
 clean:
 	rm -rf bin dist
+
+.PHONY: aws aws-down aws-test
+aws: ## start the local AWS in the background; . .local-aws/env points clients at it
+	./local-aws/local-aws.sh up
+
+aws-down: ## stop the local AWS (its state stays in .local-aws/state.json)
+	./local-aws/local-aws.sh down
+
+aws-test: ## the local AWS's tests: every protocol through the pinned SDK, and Debian's AWS CLI
+	./local-aws/local-aws.sh test

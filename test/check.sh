@@ -10,10 +10,14 @@ step "lint"
 make lint
 step "unit tests"
 make test
+step "local AWS tests (SDK and AWS CLI)"
+make aws-test
 step "service images"
 make images
 step "local cluster"
-trap 'step "local cluster down"; ./local-cluster/cluster.sh down' EXIT
+trap 'step "local cluster down"; ./local-cluster/cluster.sh down; make aws-down' EXIT
 make cluster
+step "local AWS"
+make aws
 step "end-to-end tests"
 make e2e

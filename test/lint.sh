@@ -23,7 +23,7 @@ fi
 
 # The modules with code to vet (local-cluster/k8s-build only pins Kubernetes).
 step "go vet and go mod tidy (., services/, tools/)"
-for m in . services tools; do
+for m in . services tools local-aws; do
 	go -C "$m" vet ./...
 	# go.mod and go.sum must be exactly what the code needs.
 	go -C "$m" mod tidy -diff || { echo "$m: go mod tidy would change go.mod/go.sum (run it and commit)" >&2; exit 1; }
