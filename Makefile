@@ -70,6 +70,7 @@ bench: ## benchmarks that print figures; the deploy figures need the local clust
 	go -C services test -run '^$$' -bench . -benchtime 1x ./...
 	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/rollback.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
+	@if [ -f .local-aws/env ]; then ./test/bench/alarms.sh; else echo "alarms figures skipped: no local AWS (make aws)"; fi
 
 dist: ## release archives, dist/checksums.txt and the krew manifest rendered from .krew.yaml (dist/layering.krew.yaml)
 	rm -rf dist bin/dist
