@@ -86,7 +86,7 @@ func runningPod(name, app string, containers ...corev1.Container) *corev1.Pod {
 	}
 }
 
-// rendered turns typed objects into what Verifier.Objects holds.
+// asRendered turns typed objects into what Verifier.Objects holds.
 func asRendered(t *testing.T, objs ...runtime.Object) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
