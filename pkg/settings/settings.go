@@ -74,7 +74,7 @@ func (e *PlaceholderError) Error() string {
 		lines[i] = fmt.Sprintf("  - %s: %s\n    fix: %s", p.Key, p.Problem, p.Fix)
 	}
 	return fmt.Sprintf("environment %s cannot be deployed, its settings are incomplete (nothing was applied):\n%s\n"+
-		"  fill them from the running ECS deployment: kubectl layering settings init --env %s --from-ecs", e.Env, strings.Join(lines, "\n"), e.Env)
+		"  or store a whole file of them: kubectl layering settings import --env %s --settings FILE", e.Env, strings.Join(lines, "\n"), e.Env)
 }
 
 // Check returns the settings of s (the keys the environment uses) that are
