@@ -68,6 +68,7 @@ func NewRootCommand(streams genericiooptions.IOStreams, f Factory) (*cobra.Comma
 		NewCmdVerify(f, streams),
 		NewCmdRollback(f, streams),
 		NewCmdHistory(f, streams),
+		NewCmdLoadtest(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root, f
