@@ -43,6 +43,11 @@ images: services ## image archives, bin/images/<service>.tar, named like the ECR
 	  -file $(CURDIR)/bin/layering-verify-probe=/layering-verify-probe -user 1000:1000 \
 	  -label org.opencontainers.image.title=layering-detection-verify-probe
 	@echo "bin/images/verify-probe.tar  layering-detection-verify-probe:$(VERSION)  (kubectl layering verify)"
+	@go build -trimpath -ldflags '$(LDFLAGS)' -o bin/layering-loadgen ./cmd/layering-loadgen
+	@go -C tools run ./mkimage -tag layering-detection-loadgen:$(VERSION) -out $(CURDIR)/bin/images/loadgen.tar \
+	  -file $(CURDIR)/bin/layering-loadgen=/layering-loadgen -user 1000:1000 \
+	  -label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.title=layering-detection-loadgen
+	@echo "bin/images/loadgen.tar  layering-detection-loadgen:$(VERSION)  (kubectl layering loadtest)"
 
 cluster: ## bring up the local single-node cluster (kubeconfig: .local-cluster/kubeconfig)
 	./local-cluster/cluster.sh up

@@ -147,7 +147,7 @@ func (r *Report) summary() string {
 		r.Env, l.Service, r.Target.Path, what, "per request", trimFloat(r.AskedRate), trimFloat(r.AchievedRate), ratio(r.AchievedRate, r.AskedRate),
 		r.Plan.Generators, r.Plan.RatePerGenerator, limit, l.Profile)
 	s += fmt.Sprintf("load %s of %s (%s); %d requests sent, %d completed, codes %s",
-		seconds(r.LoadSeconds), l.Duration, r.Stopped, r.Sent, r.Completed, codes(r.Codes, r.Errors))
+		secs(r.LoadSeconds), l.Duration, r.Stopped, r.Sent, r.Completed, codes(r.Codes, r.Errors))
 	if r.RateLimited > 0 {
 		s += fmt.Sprintf("; %d rate-limited (429)", r.RateLimited)
 	}
@@ -157,7 +157,7 @@ func (r *Report) summary() string {
 func (r *Report) phaseRows() [][]string {
 	var rows [][]string
 	for _, p := range r.Phases {
-		rows = append(rows, []string{p.Name, seconds(p.From), seconds(p.To), fmt.Sprint(p.Requests), trimFloat(p.Rate) + "/s",
+		rows = append(rows, []string{p.Name, secs(p.From), secs(p.To), fmt.Sprint(p.Requests), trimFloat(p.Rate) + "/s",
 			latency(p.P50), latency(p.P95), latency(p.P99), codes(p.Codes, p.Errors)})
 	}
 	return rows
@@ -166,7 +166,7 @@ func (r *Report) phaseRows() [][]string {
 func (r *Report) eventRows() [][]string {
 	var rows [][]string
 	for _, e := range r.Scaling.Events {
-		rows = append(rows, []string{fmt.Sprintf("%d → %d", e.From, e.To), seconds(e.T), e.Reason})
+		rows = append(rows, []string{fmt.Sprintf("%d → %d", e.From, e.To), secs(e.T), e.Reason})
 	}
 	return rows
 }
@@ -209,7 +209,6 @@ func (r *Report) Chart(width int, color bool) string {
 	xAxis := []asciigraph.Option{
 		asciigraph.XAxisRange(from, to),
 		asciigraph.XAxisValueFormatter(func(v float64) string { return fmt.Sprintf("%.0fs", v) }),
-		asciigraph.Height(8),
 	}
 	opts := func(caption string, colors ...asciigraph.AnsiColor) []asciigraph.Option {
 		o := append([]asciigraph.Option{asciigraph.Caption(caption)}, xAxis...)
@@ -220,10 +219,11 @@ func (r *Report) Chart(width int, color bool) string {
 	}
 	replicaChart := asciigraph.PlotMany([][]float64{Downsample(replicas, width, true), Downsample(ready, width, true)},
 		append(opts(fmt.Sprintf("replicas (max %d); the second line: ready", r.Target.MaxReplicas), asciigraph.Blue, asciigraph.Green),
-			asciigraph.LowerBound(0), asciigraph.UpperBound(float64(r.Target.MaxReplicas)), asciigraph.Precision(0))...)
+			asciigraph.LowerBound(0), asciigraph.UpperBound(float64(r.Target.MaxReplicas)), asciigraph.Precision(0),
+			asciigraph.Height(int(min(r.Target.MaxReplicas, 12))))...)
 	utilChart := asciigraph.PlotMany([][]float64{Downsample(cpu, width, false), Downsample(memory, width, false), Downsample(target, width, false)},
 		append(opts(fmt.Sprintf("CPU and memory utilization, %% of request (flat line: the CPU target %d %%; memory target %d %%)", r.Target.CPUTarget, r.Target.MemoryTarget),
-			asciigraph.Red, asciigraph.Yellow, asciigraph.Default), asciigraph.LowerBound(0), asciigraph.Precision(0))...)
+			asciigraph.Red, asciigraph.Yellow, asciigraph.Default), asciigraph.LowerBound(0), asciigraph.Precision(0), asciigraph.Height(10))...)
 	return replicaChart + "\n\n" + utilChart
 }
 
@@ -272,7 +272,7 @@ func latency(msv float64) string {
 	return fmt.Sprintf("%.0fms", msv)
 }
 
-func seconds(s float64) string { return fmt.Sprintf("%.0fs", s) }
+func secs(s float64) string { return fmt.Sprintf("%.0fs", s) }
 
 func optSeconds(s *float64) string {
 	if s == nil {

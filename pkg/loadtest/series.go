@@ -245,7 +245,7 @@ func (s Snapshot) Phases(firstNewReady, end time.Time) []Phase {
 	if !firstNewReady.IsZero() && firstNewReady.After(start) && firstNewReady.Before(stop) {
 		cuts = []cut{{"before scale-out", start, firstNewReady}, {"scaled out", firstNewReady, stop}}
 	}
-	if end.After(stop.Add(time.Second)) {
+	if end.Sub(stop) >= 10*time.Second { // an observed scale-in, not the last sample's lag
 		cuts = append(cuts, cut{"after the load", stop, end})
 	}
 	var out []Phase

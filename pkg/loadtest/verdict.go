@@ -12,6 +12,12 @@ import (
 // of the generators' clocks when timing against a stabilization window.
 const tolerance = 2 * time.Second
 
+// hpaSync is how often the HPA controller evaluates (kube-controller-manager's
+// default --horizontal-pod-autoscaler-sync-period). A stabilization window
+// holds the recommendations of the syncs within it, so a load's effect may
+// first (or last) be seen up to one sync before the window's start.
+const hpaSync = 15 * time.Second
+
 // Scaling is what the autoscaler did during the run.
 type Scaling struct {
 	MinReplicas   int32        `json:"min_replicas"`
@@ -164,7 +170,7 @@ func judgeScaledOut(sc Scaling) Verdict {
 	case sc.StartReplicas >= sc.MaxReplicas && sc.MaxReplicas > 0:
 		return undecided(name, "already at its maximum of %d when the load began", sc.MaxReplicas)
 	case sc.FirstScaleOut == nil:
-		return verdict(name, false, "stayed at %d replicas (peak CPU %s, memory %s of the requests)", sc.StartReplicas, pct(sc.PeakCPU), pct(sc.PeakMemory))
+		return verdict(name, false, "stayed at %d (peak CPU %s, memory %s of the requests)", sc.StartReplicas, pct(sc.PeakCPU), pct(sc.PeakMemory))
 	}
 	return verdict(name, true, "%d → %d replicas, the first scale-out %.0f s after the load began", sc.StartReplicas, sc.PeakReplicas, *sc.FirstScaleOut)
 }
@@ -174,18 +180,20 @@ func judgeMax(sc Scaling) Verdict {
 	return verdict(name, sc.PeakReplicas <= sc.MaxReplicas, "peak %d of max %d", sc.PeakReplicas, sc.MaxReplicas)
 }
 
-// judgeCooldowns checks the stabilization windows: a scale-out from rest
-// waits for the scale-up window (the HPA acts on the lowest recommendation
-// of that window); no scale-in comes within the scale-down window of a
-// scale-out to more replicas (it acts on the highest); the return to the
-// minimum comes no earlier than the scale-down window after the load stops.
+// judgeCooldowns checks the stabilization windows. The HPA scales up to the
+// lowest recommendation of the scale-up window and down to the highest of the
+// scale-down window, so: a scale-out from rest comes no earlier than the
+// scale-up window after the load began; no scale-in comes within the
+// scale-down window of a scale-out to more replicas; the return to the
+// minimum comes no earlier than the scale-down window after the load
+// stopped. Each allows one HPA sync (hpaSync) and the clocks' tolerance.
 func judgeCooldowns(t *Target, sc Scaling, observeScaleIn bool) Verdict {
 	const name = "cooldowns"
 	var ok, broken []string
+	earliest := func(window time.Duration) time.Duration { return max(window-hpaSync, 0) - tolerance }
 	if sc.FirstScaleOut != nil && sc.AtRest {
-		first := time.Duration(*sc.FirstScaleOut * float64(time.Second))
-		line := fmt.Sprintf("first scale-out after %.0f s (scale-up window %s)", *sc.FirstScaleOut, t.ScaleUpWindow)
-		if first+tolerance >= t.ScaleUpWindow {
+		line := fmt.Sprintf("first scale-out %.0f s after the load began (scale-up window %s)", *sc.FirstScaleOut, t.ScaleUpWindow)
+		if seconds(*sc.FirstScaleOut) >= earliest(t.ScaleUpWindow) {
 			ok = append(ok, line)
 		} else {
 			broken = append(broken, line)
@@ -196,15 +204,15 @@ func judgeCooldowns(t *Target, sc Scaling, observeScaleIn bool) Verdict {
 			continue
 		}
 		for _, out := range sc.Events {
-			if out.To > in.To && out.To > out.From && out.At.Before(in.At) && in.At.Sub(out.At)+tolerance < t.ScaleDownWindow {
+			if out.To > in.To && out.To > out.From && out.At.Before(in.At) && in.At.Sub(out.At) < earliest(t.ScaleDownWindow) {
 				broken = append(broken, fmt.Sprintf("scale-in to %d only %.0f s after the scale-out to %d (scale-down window %s)",
 					in.To, in.At.Sub(out.At).Seconds(), out.To, t.ScaleDownWindow))
 			}
 		}
 	}
 	if sc.BackAtMin != nil {
-		line := fmt.Sprintf("back at min %d after %.0f s without load (scale-down window %s)", sc.MinReplicas, *sc.BackAtMin, t.ScaleDownWindow)
-		if time.Duration(*sc.BackAtMin*float64(time.Second))+tolerance >= t.ScaleDownWindow {
+		line := fmt.Sprintf("back at min %d %.0f s after the load stopped (scale-down window %s)", sc.MinReplicas, *sc.BackAtMin, t.ScaleDownWindow)
+		if seconds(*sc.BackAtMin) >= earliest(t.ScaleDownWindow) {
 			ok = append(ok, line)
 		} else {
 			broken = append(broken, line)
@@ -220,6 +228,8 @@ func judgeCooldowns(t *Target, sc Scaling, observeScaleIn bool) Verdict {
 	}
 	return verdict(name, true, "%s", strings.Join(ok, "; "))
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func judgeTraffic(sc Scaling) Verdict {
 	const name = "every new replica served"
