@@ -70,7 +70,7 @@ func (g *generators) poll(ctx context.Context) (problem string, err error) {
 
 // generatorProblem is what keeps a generator pod from sending that waiting
 // will not repair: its image cannot be pulled, its Secret is missing, no node
-// has room for it.
+// has room for it, it failed (out of memory, say).
 func generatorProblem(pod *corev1.Pod, now time.Time) string {
 	if p := deploy.PodProblem(pod, true); p != "" {
 		return p
@@ -80,7 +80,26 @@ func generatorProblem(pod *corev1.Pod, now time.Time) string {
 			return fmt.Sprintf("pod %s cannot be scheduled: %s", pod.Name, c.Message)
 		}
 	}
-	return ""
+	if pod.Status.Phase != corev1.PodFailed {
+		return ""
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if term := cs.State.Terminated; term != nil {
+			msg := fmt.Sprintf("pod %s failed: %s (exit code %d)", pod.Name, term.Reason, term.ExitCode)
+			if m := strings.TrimSpace(term.Message); m != "" {
+				msg += ": " + lastLine(m)
+			}
+			return msg
+		}
+	}
+	return fmt.Sprintf("pod %s failed: %s %s", pod.Name, pod.Status.Reason, pod.Status.Message)
+}
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 // whyNoPods reads the Job's warnings (e.g. Pod Security or quota refusals).

@@ -42,10 +42,11 @@ func bodyBytes(l Load) int64 {
 	return 175 * int64(l.EventsPerRequest)
 }
 
-// generatorMemory is one generator pod's memory request and limit.
+// generatorMemory is one generator pod's memory request and limit: the
+// bodies in flight and the template, twice over for the garbage collector.
 func generatorMemory(l Load, workers int) int64 {
 	const base = 48 << 20
-	b := base + int64(float64(bodyBytes(l)*int64(workers+1))*1.25)
+	b := base + 2*bodyBytes(l)*int64(workers+1)
 	return (b + 1<<20 - 1) &^ (1<<20 - 1) // whole MiB
 }
 
@@ -64,11 +65,14 @@ type JobSpec struct {
 // never run much past its duration, should the plugin be gone.
 func (s JobSpec) Job() *batchv1.Job {
 	labels := map[string]string{LabelName: GeneratorName, LabelRun: s.Name}
-	memory := *resource.NewQuantity(generatorMemory(s.Load, s.Plan.WorkersPerGenerator), resource.BinarySI)
-	env := []corev1.EnvVar{{
-		// Go 1.24 does not read the cgroup limit: one thread per CPU of the limit (rounded up).
-		Name: "GOMAXPROCS", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu", Divisor: resource.MustParse("1")}},
-	}}
+	mem := generatorMemory(s.Load, s.Plan.WorkersPerGenerator)
+	memory := *resource.NewQuantity(mem, resource.BinarySI)
+	// Go 1.24 reads no cgroup limit: one thread per CPU of the limit (rounded
+	// up), and the garbage collector working harder before the memory limit.
+	env := []corev1.EnvVar{
+		{Name: "GOMAXPROCS", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu", Divisor: resource.MustParse("1")}}},
+		{Name: "GOMEMLIMIT", Value: strconv.FormatInt(mem/10*9, 10)},
+	}
 	if s.Target.APIKey != nil {
 		env = append(env, corev1.EnvVar{Name: "API_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: s.Target.APIKey.DeepCopy()}})
 	}
@@ -102,6 +106,8 @@ func (s JobSpec) Job() *batchv1.Job {
 						Image:           s.Image,
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Command:         []string{"/layering-loadgen"},
+						// A generator that fails says why in its pod's status.
+						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						Args:            s.args(),
 						Env:             env,
 						Resources: corev1.ResourceRequirements{

@@ -65,7 +65,13 @@ func Build(env string, t *Target, l Load, p Plan, image string, s Snapshot, even
 	}
 	load.Seconds = stop.Sub(start).Seconds()
 	r.AskedRate, r.AchievedRate = round2(load.AskedRate()), round2(load.Rate())
-	r.Shortfall = Shortfall(load, p.Generators, ran)
+	early := 0
+	for _, g := range s.Generators {
+		if !g.Start.IsZero() && g.EndReason != "duration" && g.End.Before(stop) {
+			early++
+		}
+	}
+	r.Shortfall = Shortfall(load, p.Generators, ran, early)
 	scaleEvents := WithReasons(s.ScaleEvents(), events)
 	r.Scaling = ScalingOf(s, t, scaleEvents)
 	r.Phases = s.Phases(FirstNewReady(s), end)

@@ -271,8 +271,9 @@ func (s Snapshot) Phases(firstNewReady, end time.Time) []Phase {
 }
 
 // Shortfall says why the generators sent less than asked (below 99 %), or
-// "" when they did not. planned is the generator count of the plan.
-func Shortfall(t Traffic, planned int, ran int) string {
+// "" when they did not: planned generator pods of the plan, ran of them got
+// to run, early of them stopped before their time.
+func Shortfall(t Traffic, planned, ran, early int) string {
 	if t.Asked == 0 || float64(t.Sent) >= 0.99*t.Asked {
 		return ""
 	}
@@ -280,6 +281,9 @@ func Shortfall(t Traffic, planned int, ran int) string {
 	var reasons []string
 	if ran < planned {
 		reasons = append(reasons, fmt.Sprintf("%d of %d generator pods ran", ran, planned))
+	}
+	if early > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d generator pods stopped before their time", early))
 	}
 	if t.Saturated {
 		reasons = append(reasons, "all in-flight slots were busy at times: the service answered slower than rate × latency allows (raise --concurrency, or the service is saturated)")
