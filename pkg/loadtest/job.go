@@ -108,8 +108,8 @@ func (s JobSpec) Job() *batchv1.Job {
 						Command:         []string{"/layering-loadgen"},
 						// A generator that fails says why in its pod's status.
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-						Args:            s.args(),
-						Env:             env,
+						Args:                     s.args(),
+						Env:                      env,
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: generatorCPURequest, corev1.ResourceMemory: memory},
 							Limits:   corev1.ResourceList{corev1.ResourceCPU: generatorCPULimit, corev1.ResourceMemory: memory},
