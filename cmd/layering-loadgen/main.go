@@ -46,6 +46,8 @@ type config struct {
 	apiKey     string
 	keepAlive  bool
 	connMaxAge time.Duration
+	printBody  bool
+	summary    bool
 }
 
 func main() {
@@ -56,9 +58,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	if cfg.printBody { // one request body, for other tools on the same target (test/bench/loadgen.sh)
+		_, _ = os.Stdout.Write(cfg.body()())
+		return
+	}
+	total, err := run(ctx, cfg, os.Stdout)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "layering-loadgen:", err)
 		os.Exit(1)
+	}
+	if cfg.summary {
+		fmt.Fprintln(os.Stderr, total)
 	}
 }
 
@@ -75,6 +85,8 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the generated events")
 	fs.BoolVar(&c.keepAlive, "keepalive", true, "reuse connections")
 	fs.DurationVar(&c.connMaxAge, "conn-max-age", time.Second, "close idle connections this often, so that new replicas behind a Service get traffic (0: never)")
+	fs.BoolVar(&c.printBody, "print-body", false, "print one request body and exit")
+	fs.BoolVar(&c.summary, "summary", false, "at the end, print a summary line on stderr")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,8 +122,8 @@ func (c config) body() body {
 }
 
 // run sends the load until the duration is over or ctx ends, writing a
-// record a second to w.
-func run(ctx context.Context, c config, w io.Writer) error {
+// record a second to w, and returns the totals.
+func run(ctx context.Context, c config, w io.Writer) (*summary, error) {
 	build := c.body()
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -135,7 +147,7 @@ func run(ctx context.Context, c config, w io.Writer) error {
 	}
 	attacker := vegeta.NewAttacker(vegeta.Client(client), vegeta.Workers(uint64(min(c.workers, 4))),
 		vegeta.MaxWorkers(uint64(c.workers)), vegeta.MaxBody(0), vegeta.Redirects(vegeta.NoFollow))
-	out := &reporter{enc: json.NewEncoder(w), cpu: newCPUMeter(), workers: c.workers}
+	out := &reporter{enc: json.NewEncoder(w), cpu: newCPUMeter(), workers: c.workers, total: &summary{}}
 	out.emit(stats.Record{Kind: stats.KindStart, Time: time.Now().UnixMilli(), Rate: c.rate, Workers: c.workers})
 	results := attacker.Attack(vegeta.Targeter(targeter), vegeta.ConstantPacer{Freq: 1, Per: time.Duration(float64(time.Second) / c.rate)}, c.duration, "")
 
@@ -149,7 +161,7 @@ func run(ctx context.Context, c config, w io.Writer) error {
 			if !ok {
 				out.flush(sent.Load())
 				out.emit(stats.Record{Kind: stats.KindEnd, Time: time.Now().UnixMilli(), Reason: reason})
-				return nil
+				return out.total, nil
 			}
 			out.add(r)
 		case <-tick.C:
@@ -164,7 +176,7 @@ func run(ctx context.Context, c config, w io.Writer) error {
 		case <-stopping:
 			out.flush(sent.Load())
 			out.emit(stats.Record{Kind: stats.KindEnd, Time: time.Now().UnixMilli(), Reason: reason})
-			return nil
+			return out.total, nil
 		}
 	}
 }
@@ -191,9 +203,10 @@ type reporter struct {
 	enc      *json.Encoder
 	cpu      *cpuMeter
 	workers  int
+	total    *summary
 	lastSent uint64
 	done     uint64
-	total    uint64 // completed since the start
+	finished uint64 // completed since the start
 	codes    map[string]uint64
 	errs     map[string]uint64
 	hist     []uint64
@@ -204,7 +217,7 @@ func (o *reporter) add(r *vegeta.Result) {
 		o.codes, o.errs, o.hist = map[string]uint64{}, map[string]uint64{}, make([]uint64, len(stats.Buckets))
 	}
 	o.done++
-	o.total++
+	o.finished++
 	o.codes[fmt.Sprint(r.Code)]++
 	if r.Code == 0 {
 		o.errs[errorClass(r.Error)]++
@@ -218,7 +231,7 @@ func (o *reporter) flush(sent uint64) {
 	rec := stats.Record{
 		Kind: stats.KindInterval, Time: time.Now().UnixMilli(),
 		Sent: sent - o.lastSent, Done: o.done, Codes: o.codes, Errors: o.errs,
-		InFlight: int(sent - o.total), Workers: o.workers,
+		InFlight: int(sent - o.finished), Workers: o.workers,
 		CPUMillis: cpu.Milliseconds(), ThrottledMillis: throttled.Milliseconds(),
 	}
 	if len(o.errs) == 0 {
@@ -232,7 +245,59 @@ func (o *reporter) flush(sent uint64) {
 func (o *reporter) emit(r stats.Record) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.total.add(r)
 	_ = o.enc.Encode(r)
+}
+
+// summary is the totals of a run, for people (-summary).
+type summary struct {
+	start, end         time.Time
+	rate               float64
+	sent, done         uint64
+	codes              map[string]uint64
+	latency            stats.Histogram
+	cpuMs, throttledMs int64
+	saturated          bool
+}
+
+func (s *summary) add(r stats.Record) {
+	switch r.Kind {
+	case stats.KindStart:
+		s.start, s.rate, s.codes = r.At(), r.Rate, map[string]uint64{}
+	case stats.KindEnd:
+		s.end = r.At()
+	case stats.KindInterval:
+		s.sent += r.Sent
+		s.done += r.Done
+		for k, v := range r.Codes {
+			s.codes[k] += v
+		}
+		s.latency.Add(r.Latency)
+		s.cpuMs += r.CPUMillis
+		s.throttledMs += r.ThrottledMillis
+		s.saturated = s.saturated || (r.Workers > 0 && r.InFlight >= r.Workers)
+	}
+}
+
+// String is one line: asked and sent rate, answers, latency, the generator's
+// CPU, and why it sent less than asked if it did.
+func (s *summary) String() string {
+	secs := s.end.Sub(s.start).Seconds()
+	asked := s.rate * secs
+	line := fmt.Sprintf("asked %.0f/s for %.1fs: sent %d (%.1f/s, %.1f%% of asked), answered %d, codes %v, p50 %s p99 %s, generator CPU %.2fs (%.2f cores), %.0f requests per CPU-second",
+		s.rate, secs, s.sent, float64(s.sent)/secs, 100*float64(s.sent)/asked, s.done, s.codes, s.latency.Quantile(0.5), s.latency.Quantile(0.99),
+		float64(s.cpuMs)/1000, float64(s.cpuMs)/1000/secs, float64(s.done)/(float64(s.cpuMs)/1000))
+	if float64(s.sent) < 0.99*asked {
+		switch {
+		case s.saturated:
+			line += "; below 99 % of asked: every in-flight slot was busy (the target answered slower than rate × latency allows: raise -workers, or the target is the limit)"
+		case s.throttledMs > 0:
+			line += fmt.Sprintf("; below 99 %% of asked: CPU-throttled %.1fs by the cgroup limit", float64(s.throttledMs)/1000)
+		default:
+			line += "; below 99 % of asked: the generator's own CPU was the limit"
+		}
+	}
+	return line
 }
 
 // errorClass names why a request got no answer, in a few stable words.

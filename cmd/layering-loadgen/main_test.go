@@ -143,7 +143,12 @@ func TestRunReportsEverySecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
-	go func() { _ = pw.CloseWithError(run(context.Background(), c, pw)) }()
+	totals := make(chan *summary, 1)
+	go func() {
+		total, err := run(context.Background(), c, pw)
+		totals <- total
+		_ = pw.CloseWithError(err)
+	}()
 	var recs []stats.Record
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
@@ -172,6 +177,9 @@ func TestRunReportsEverySecond(t *testing.T) {
 	}
 	if p50 := h.Quantile(0.5); p50 < 5*time.Millisecond || p50 > time.Second {
 		t.Errorf("p50 %s", p50)
+	}
+	if total := <-totals; total.sent != sent || !strings.Contains(total.String(), "asked 20/s for 2.0s: sent") || strings.Contains(total.String(), "below 99 %") {
+		t.Errorf("summary %s", total)
 	}
 }
 
