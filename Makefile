@@ -58,8 +58,9 @@ cluster-down: ## stop every process of the local cluster and remove its state
 e2e: ## end-to-end tests against the running local cluster
 	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/...
 
-bench: ## benchmarks that print figures; the deploy figures need the local cluster (make cluster)
+bench: ## benchmarks that print figures (the load generator's on loopback); the deploy figures need the local cluster (make cluster)
 	go test -run '^$$' -bench . -benchtime 1x ./...
+	./test/bench/loadgen.sh
 	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/rollback.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
 

@@ -29,6 +29,7 @@ cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user+system ticks
 ticks=$(getconf CLK_TCK)
 gen() { GOMAXPROCS=1 taskset -c 0 "$tmp/loadgen" -url "$url" -summary -duration "${secs}s" "$@" 2>&1 >/dev/null | tail -1; }
 
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (shared: figures vary with it)"
 echo "== ceiling: as fast as 50 requests in flight allow, /detect with 1 event, ${secs}s each, generator on one core"
 "$tmp/loadgen" -url "$url" -events 1 -print-body >"$tmp/body.json"
 s0=$(cpu_of "$svc_pid")
@@ -43,7 +44,7 @@ if command -v hey >/dev/null; then
   s1=$(cpu_of "$svc_pid")
   rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/hey.txt")
   cpu=$(awk '{print $1 + $2}' "$tmp/hey.time")
-  echo "hey:              $rps requests/s, p50 $(awk '/50%/ {print $3}' "$tmp/hey.txt")s p99 $(awk '/99%/ {print $3}' "$tmp/hey.txt")s, CPU ${cpu}s ($(echo "scale=2; $cpu / $secs" | bc) cores), $(echo "scale=0; $rps * $secs / $cpu" | bc) requests per CPU-second; codes: $(awk '/\[[0-9]+\]/ {printf "%s%s ", $1, $2}' "$tmp/hey.txt")"
+  echo "hey:              $rps requests/s, p50 $(awk '/50%/ {print $3}' "$tmp/hey.txt")s p99 $(awk '/99%/ {print $3}' "$tmp/hey.txt")s, CPU ${cpu}s ($(echo "scale=2; $cpu / $secs" | bc) cores), $(echo "scale=0; $rps * $secs / $cpu" | bc) requests per CPU-second; codes: $(awk '/Status code distribution/ {f=1; next} f && /\[[0-9]+\]/ {printf "%s %s ", $1, $2}' "$tmp/hey.txt")"
   echo "  service CPU: $(echo "scale=2; ($s1 - $s0) / $ticks / $secs" | bc) cores"
 else
   echo "hey: not installed (apt-get install -y hey); skipped"
