@@ -157,6 +157,9 @@ func (r *Report) summary() string {
 	if r.RateLimited > 0 {
 		s += fmt.Sprintf("; %d rate-limited (429)", r.RateLimited)
 	}
+	sc := r.Scaling
+	s += fmt.Sprintf("\nreplicas %d → peak %d (min %d, max %d); peak CPU %s of the request (target %d%%), memory %s (target %d%%)",
+		sc.StartReplicas, sc.PeakReplicas, sc.MinReplicas, sc.MaxReplicas, pct(sc.PeakCPU), r.Target.CPUTarget, pct(sc.PeakMemory), r.Target.MemoryTarget)
 	return s
 }
 
