@@ -92,6 +92,7 @@ func (t *Test) drive(ctx context.Context, c *cluster, gens *generators, view *li
 	deadline := time.Now().Add(t.Load.Duration + 3*time.Minute) // pods must start and finish within it
 	tick := time.NewTicker(t.Tick)
 	defer tick.Stop()
+	failures := 0
 	for i := 1; ; i++ {
 		select {
 		case <-ctx.Done():
@@ -106,7 +107,12 @@ func (t *Test) drive(ctx context.Context, c *cluster, gens *generators, view *li
 			return "", &GeneratorError{problem}
 		}
 		if _, err := c.sample(ctx); err != nil && ctx.Err() == nil {
-			return "", err
+			// A lost sample leaves a gap in the series; a lost API server ends the test.
+			if failures++; failures >= 5 {
+				return "", err
+			}
+		} else {
+			failures = 0
 		}
 		if i%5 == 0 {
 			c.scrape(ctx)
