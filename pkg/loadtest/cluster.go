@@ -86,9 +86,9 @@ func (c *cluster) pods(ctx context.Context, now time.Time) error {
 		live[p.Name] = true
 		c.obs.SetPod(p.Name, p.CreationTimestamp.Time, readySince(p), notReadyReason(p))
 	}
-	for name := range c.obs.Snapshot().Pods {
-		if !live[name] {
-			c.obs.PodGone(name, now)
+	for _, p := range c.obs.Pods() {
+		if !live[p.Name] {
+			c.obs.PodGone(p.Name, now)
 		}
 	}
 	return nil
@@ -115,7 +115,7 @@ func notReadyReason(p *corev1.Pod) string {
 // scrape reads the requests each live target pod counted on the endpoint
 // from its own /metrics (through the API server's pod proxy).
 func (c *cluster) scrape(ctx context.Context) {
-	for _, p := range c.obs.Snapshot().Pods {
+	for _, p := range c.obs.Pods() {
 		if !p.Gone.IsZero() || p.Ready.IsZero() {
 			continue
 		}

@@ -7,7 +7,6 @@ package loadtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -207,7 +206,7 @@ func (t *Test) removeGenerators(job *batchv1.Job) {
 		fmt.Fprintf(t.Live, "warning: could not delete job %s: %v (it removes itself a minute after it ends)\n", job.Name, err)
 	}
 	_ = t.Kube.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel})
-	if err := t.Kube.NetworkingV1().NetworkPolicies(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil && !apierrors.IsNotFound(err) && !errors.Is(err, context.Canceled) {
+	if err := t.Kube.NetworkingV1().NetworkPolicies(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil && !apierrors.IsNotFound(err) {
 		fmt.Fprintf(t.Live, "warning: could not delete the network policies %s: %v\n", sel, err)
 	}
 }

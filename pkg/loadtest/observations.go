@@ -151,6 +151,17 @@ func (o *Observations) Stop(t time.Time) {
 	}
 }
 
+// Pods copies the target's pods as observed so far.
+func (o *Observations) Pods() []Replica {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]Replica, 0, len(o.s.Pods))
+	for _, p := range o.s.Pods {
+		out = append(out, *p)
+	}
+	return out
+}
+
 // Snapshot copies the observations.
 func (o *Observations) Snapshot() Snapshot {
 	o.mu.Lock()
