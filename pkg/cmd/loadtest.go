@@ -92,7 +92,7 @@ func NewCmdLoadtest(f Factory, streams genericiooptions.IOStreams) *cobra.Comman
 	o.OutputFlags.AddFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&o.Load.Service, "service", "", "the service to load: "+strings.Join(loadtest.Services, ", "))
-	fl.StringVar(&o.Load.Profile, "profile", loadtest.ProfileCPU, "cpu: many medium requests (defaults --rate 4 --events-per-request 50000 --concurrency 8); memory: the largest requests, many at once (--rate 2 --events-per-request 100000 --concurrency 16)")
+	fl.StringVar(&o.Load.Profile, "profile", loadtest.ProfileCPU, "cpu: many medium requests (defaults --rate 4 --events-per-request 50000 --concurrency 8); memory: the largest requests, many at once (--rate 2 --events-per-request 100000, aggregator 50000, --concurrency 16)")
 	fl.Float64Var(&o.Load.Rate, "rate", 0, fmt.Sprintf("requests per second, all generators together (at most %g; default from --profile)", loadtest.MaxRate))
 	fl.IntVar(&o.Load.Concurrency, "concurrency", 0, fmt.Sprintf("most requests in flight, all generators together (at most %d; default from --profile)", loadtest.MaxConcurrency))
 	fl.DurationVar(&o.Load.Duration, "duration", 5*time.Minute, fmt.Sprintf("how long to send (10s to %s)", loadtest.MaxDuration))
