@@ -98,7 +98,7 @@ func NewCmdLoadtest(f Factory, streams genericiooptions.IOStreams) *cobra.Comman
 	fl.DurationVar(&o.Load.Duration, "duration", 5*time.Minute, fmt.Sprintf("how long to send (10s to %s)", loadtest.MaxDuration))
 	fl.IntVar(&o.Load.EventsPerRequest, "events-per-request", 0, "trade events per /detect request, detections per /aggregate request (1 to 100000; default from --profile)")
 	fl.StringVar(&o.Load.InputFile, "input-file", "", "orchestrator: the input file /orchestrate reads (default transactions.csv)")
-	fl.BoolVar(&o.ObserveScaleIn, "observe-scale-in", false, "after the load, watch until the autoscaler is back at its minimum (the scale-down window and up to 3 minutes more)")
+	fl.BoolVar(&o.ObserveScaleIn, "observe-scale-in", false, "after the load, watch until the autoscaler is back at its minimum (the scale-down window and up to 5 minutes more)")
 	fl.BoolVar(&o.ConfirmProd, "confirm-prod", false, "required with --env prod: this loads production")
 	fl.StringVar(&o.Image, "loadgen-image", "", "image of the generator (default: layering-detection-loadgen beside the environment's service images, same registry and tag)")
 	_ = cmd.RegisterFlagCompletionFunc("service", cobra.FixedCompletions(loadtest.Services, cobra.ShellCompDirectiveNoFileComp))

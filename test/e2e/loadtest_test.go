@@ -75,7 +75,7 @@ type loadtestReport struct {
 // earlier test may have left it scaled out: that takes the scale-down window).
 func waitAtRest(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(ctx, 5*time.Second, scaleDownWindow+3*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 5*time.Second, scaleDownWindow+5*time.Minute, true, func(ctx context.Context) (bool, error) {
 		hpa, err := cs.AutoscalingV2().HorizontalPodAutoscalers(localNamespace).Get(ctx, layeringHPA, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
