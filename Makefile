@@ -55,6 +55,11 @@ images: services ## image archives, bin/images/<service>.tar, named like the ECR
 	  -file $(CURDIR)/bin/layering-verify-probe=/layering-verify-probe -user 1000:1000 \
 	  -label org.opencontainers.image.title=layering-detection-verify-probe
 	@echo "bin/images/verify-probe.tar  layering-detection-verify-probe:$(VERSION)  (kubectl layering verify)"
+	@go build -trimpath -ldflags '$(LDFLAGS)' -o bin/layering-loadgen ./cmd/layering-loadgen
+	@go -C tools run ./mkimage -tag layering-detection-loadgen:$(VERSION) -out $(CURDIR)/bin/images/loadgen.tar \
+	  -file $(CURDIR)/bin/layering-loadgen=/layering-loadgen -user 1000:1000 \
+	  -label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.title=layering-detection-loadgen
+	@echo "bin/images/loadgen.tar  layering-detection-loadgen:$(VERSION)  (kubectl layering loadtest)"
 
 cluster: ## bring up the local single-node cluster (kubeconfig: .local-cluster/kubeconfig)
 	./local-cluster/cluster.sh up
@@ -65,9 +70,10 @@ cluster-down: ## stop every process of the local cluster and remove its state
 e2e: ## end-to-end tests against the running local cluster
 	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/...
 
-bench: ## benchmarks that print figures; the deploy figures need the local cluster (make cluster)
+bench: ## benchmarks that print figures (the load generator's on loopback); the deploy figures need the local cluster (make cluster)
 	go test -run '^$$' -bench . -benchtime 1x ./...
 	go -C services test -run '^$$' -bench . -benchtime 1x ./...
+	./test/bench/loadgen.sh
 	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/rollback.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
 	@if [ -f .local-aws/env ]; then ./test/bench/alarms.sh; else echo "alarms figures skipped: no local AWS (make aws)"; fi

@@ -9,6 +9,7 @@ import (
 	"github.com/layering-detection/kubectl-layering/pkg/awsconfig"
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
+	"github.com/layering-detection/kubectl-layering/pkg/loadtest"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/rollback"
 	"github.com/layering-detection/kubectl-layering/pkg/settings"
@@ -69,9 +70,12 @@ func cannotRun(err error) bool {
 		unknownRev  *rollback.UnknownRevisionError
 		placeholder *settings.PlaceholderError
 		awsSetup    *awsconfig.SetupError
+		target      *loadtest.TargetError
+		generator   *loadtest.GeneratorError
 	)
 	return errors.As(err, &usageErr) || errors.As(err, &kubeconfig) || errors.As(err, &unknown) ||
 		errors.As(err, &input) || errors.As(err, &preflight) || errors.As(err, &unreachable) ||
 		errors.As(err, &locked) || errors.As(err, &notDeployed) || errors.As(err, &noEarlier) || errors.As(err, &unknownRev) ||
-		errors.As(err, &placeholder) || errors.As(err, &awsSetup)
+		errors.As(err, &placeholder) || errors.As(err, &awsSetup) ||
+		errors.As(err, &target) || errors.As(err, &generator)
 }

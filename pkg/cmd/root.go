@@ -70,6 +70,7 @@ func NewRootCommand(streams genericiooptions.IOStreams, f Factory) (*cobra.Comma
 		NewCmdHistory(f, streams),
 		NewCmdSettings(f, streams),
 		NewCmdAlarms(f, streams),
+		NewCmdLoadtest(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root, f

@@ -155,10 +155,16 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 
 // defaultProbeImage is the verify probe published beside the services: same registry and tag.
 func defaultProbeImage(services map[string]string) string {
-	name, tag, _ := util.SplitImageName(services["orchestrator"])
-	name = strings.TrimSuffix(name, "layering-detection-orchestrator") + "layering-detection-verify-probe"
+	return imageBeside(services, "layering-detection-verify-probe")
+}
+
+// imageBeside is the project's image name published beside the services'
+// images: the same registry and tag as the orchestrator's.
+func imageBeside(services map[string]string, name string) string {
+	repo, tag, _ := util.SplitImageName(services["orchestrator"])
+	repo = strings.TrimSuffix(repo, "layering-detection-orchestrator") + name
 	if tag == "" {
-		return name
+		return repo
 	}
-	return name + ":" + tag
+	return repo + ":" + tag
 }
