@@ -14,7 +14,7 @@ SERVICES := orchestrator layering wash-trading aggregator
 # Release platforms: each needs its entry in .krew.yaml (make dist fails on a mismatch).
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: build deps test lint check demo services images cluster cluster-down e2e bench dist clean
+.PHONY: build deps test lint check demo services images push cluster cluster-down e2e bench dist clean
 
 build: ## the plugin, bin/kubectl-layering
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-layering ./cmd/kubectl-layering
@@ -60,6 +60,11 @@ images: services ## image archives, bin/images/<service>.tar, named like the ECR
 	  -file $(CURDIR)/bin/layering-loadgen=/layering-loadgen -user 1000:1000 \
 	  -label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.title=layering-detection-loadgen
 	@echo "bin/images/loadgen.tar  layering-detection-loadgen:$(VERSION)  (kubectl layering loadtest)"
+
+push: ## make images, then push them to a registry, REGISTRY=host[:port], tagged VERSION (as CI pushes to ECR)
+	@test -n "$(REGISTRY)" || { echo "make push needs the registry: make push REGISTRY=127.0.0.1:5000" >&2; exit 2; }
+	$(MAKE) images
+	./.github/scripts/push-images.sh $(REGISTRY) $(VERSION)
 
 cluster: ## bring up the local single-node cluster (kubeconfig: .local-cluster/kubeconfig)
 	./local-cluster/cluster.sh up

@@ -6,8 +6,10 @@
 # line. Any failing step fails the job, so the next environment is not deployed.
 #
 #   .github/scripts/deploy.sh ENV IMAGE_TAG
-# The same commands run against the local cluster: deploy.sh local <tag>
-# (the local environment has no CloudWatch, so no alarms there).
+# The e2e runs it against the local cluster (test/e2e/workflow_test.go):
+# deploy.sh local <tag>. The local environment has no Container Insights, so
+# no alarms sync there (its alarms are proven against the local AWS by the
+# alarms e2e).
 set -euo pipefail
 if [ $# -ne 2 ]; then
 	echo "usage: $0 ENV IMAGE_TAG   (ENV: dev, staging, prod or local)" >&2
