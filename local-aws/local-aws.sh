@@ -27,7 +27,8 @@ up() {
   if running; then
     echo "local-aws is already running (pid $(cat "$PIDFILE")); make aws-down stops it"
   else
-    local start=$(date +%s%N)
+    local start
+    start=$(date +%s%N)
     nohup "$BIN" -listen "$ADDR" ${LOCAL_AWS_NODE_ADDR:+-node-listen "$LOCAL_AWS_NODE_ADDR"} -dir "$DIR" >>"$DIR/local-aws.log" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 100); do
@@ -36,8 +37,9 @@ up() {
       sleep 0.05
     done
     curl -fsS "http://$ADDR/_local-aws/health" >/dev/null || { echo "local-aws does not answer on $ADDR; see $DIR/local-aws.log" >&2; exit 1; }
-    local ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    local rss=$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$(cat "$PIDFILE")/status")
+    local ms rss
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    rss=$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$(cat "$PIDFILE")/status")
     echo "local-aws started on http://$ADDR in ${ms} ms (pid $(cat "$PIDFILE"), RSS $rss); log $DIR/local-aws.log"
   fi
   echo "# . $DIR/env   (AWS CLI < 2.13, e.g. Debian's 2.9: add --endpoint-url \"\$AWS_ENDPOINT_URL\")"

@@ -21,7 +21,9 @@ var hopeless = map[string]bool{
 // ReplicaSet: the old one's pods may be failing while this rollout repairs them.
 func (w *Waiter) ofCurrentRevision(ctx context.Context, pod *corev1.Pod, deployment string) bool {
 	d, err := w.Clients.Kube.AppsV1().Deployments(pod.Namespace).Get(ctx, deployment, metav1.GetOptions{})
-	if err != nil {
+	// Until the controller has seen the applied template, its revision names the
+	// previous one: a rollback would take the failing pods it replaces for its own.
+	if err != nil || d.Status.ObservedGeneration < d.Generation {
 		return false
 	}
 	for _, ref := range pod.OwnerReferences {
