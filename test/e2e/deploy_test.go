@@ -327,7 +327,8 @@ func testPrune(ctx context.Context, t *testing.T, cfg *rest.Config, cs *kubernet
 // Deployment and the container's reason; the running version keeps serving.
 func testBrokenImage(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
 	start := time.Now()
-	res, r := deployJSON(ctx, t, "--timeout", "2m", "--image", "aggregator=layering-detection-aggregator:0.0.0-missing")
+	// A registry on loopback that refuses: the pull fails without a lookup or a connection leaving the machine.
+	res, r := deployJSON(ctx, t, "--timeout", "2m", "--image", "aggregator=127.0.0.1:9/layering-detection-aggregator:0.0.0-missing")
 	if r.code != 1 || res.Healthy {
 		t.Fatalf("deploy of a missing image: exit %d, healthy %v\n%s", r.code, res.Healthy, r.stderr)
 	}

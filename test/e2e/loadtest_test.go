@@ -285,6 +285,12 @@ func TestLoadtestLocal(t *testing.T) {
 		stop := rep.Started.Add(time.Duration(rep.LoadSeconds * float64(time.Second)))
 		atMin := watch.firstAtMinAfter(stop)
 		if atMin.IsZero() {
+			// The plugin returns as soon as it sees min, possibly between two of the watch's samples.
+			if d, err := cs.AppsV1().Deployments(localNamespace).Get(ctx, layeringHPA, metav1.GetOptions{}); err == nil && d.Spec.Replicas != nil && *d.Spec.Replicas == layeringMin {
+				atMin = time.Now()
+			}
+		}
+		if atMin.IsZero() {
 			t.Fatalf("the watch never saw %d replica after the load stopped at %s", layeringMin, stop)
 		}
 		after := atMin.Sub(stop)
