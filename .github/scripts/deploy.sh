@@ -21,7 +21,7 @@ run() {
 	"$@"
 }
 
-run kubectl layering deploy --env "$env" --image-tag "$tag" --atomic
+run kubectl layering deploy --env "$env" --image-tag "$tag" --atomic --wait-for-metrics  # verify (next) proves the autoscalers read metrics: wait for their first
 run kubectl layering verify --env "$env"
 if [ "$env" != local ]; then
 	run kubectl layering alarms sync --env "$env"

@@ -88,7 +88,9 @@ func kubectl(t *testing.T, args ...string) {
 func TestVerifyLocal(t *testing.T) {
 	ctx := clusterCtx(t, 25*time.Minute)
 	cs := clusterClient(t)
-	mustDeployHealthy(ctx, t)
+	// Pods an earlier test rolled have no metrics for ~30 s: wait for them, so
+	// "healthy" includes the autoscalers reading metrics (issue 18).
+	mustDeployHealthy(ctx, t, "--wait-for-metrics")
 
 	t.Run("HealthyEnvironmentPassesEverything", func(t *testing.T) {
 		start := time.Now()
