@@ -61,8 +61,9 @@ images: services ## image archives, bin/images/<service>.tar, named like the ECR
 	  -label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.title=layering-detection-loadgen
 	@echo "bin/images/loadgen.tar  layering-detection-loadgen:$(VERSION)  (kubectl layering loadtest)"
 
-push: ## make images, then push them to a registry, REGISTRY=host[:port], tagged VERSION (as CI pushes to ECR)
-	@test -n "$(REGISTRY)" || { echo "make push needs the registry: make push REGISTRY=127.0.0.1:5000" >&2; exit 2; }
+# The local cluster's registry (local-cluster/cluster.sh); CI pushes to ECR instead.
+REGISTRY ?= localhost:5000
+push: ## make images, then push them to REGISTRY (default the local cluster's, localhost:5000), tagged VERSION, as CI pushes to ECR
 	$(MAKE) images
 	./.github/scripts/push-images.sh $(REGISTRY) $(VERSION)
 

@@ -2,21 +2,26 @@
 # Local single-node Kubernetes cluster for kubectl-layering's end-to-end tests.
 #
 #   local-cluster/cluster.sh build    install Debian packages, build binaries and images (cached)
-#   local-cluster/cluster.sh up       build (cached) + start the cluster + addons + service images
+#   local-cluster/cluster.sh up       build (cached) + start the cluster + addons + the local registry,
+#                                     with the service images pushed to it (as CI pushes to ECR)
 #   local-cluster/cluster.sh down     stop everything it started and remove its state
 #   local-cluster/cluster.sh status   what is running
 #
-# No docker engine and no container registry exist on the project's machines, so
+# No docker engine exists on the project's machines, so
 # the cluster is assembled from upstream parts: Kubernetes v1.32.4 server binaries
 # built from the k8s.io/kubernetes Go module (local-cluster/k8s-build), etcd,
 # containerd, runc and the CNI plugins from Debian, CoreDNS and metrics-server
 # built with `go install`, and images written FROM scratch by tools/mkimage.
+# The service images go through a real OCI registry on loopback (Debian's
+# docker-registry, the CNCF distribution registry): pushed with crane
+# (go-containerregistry), pulled by containerd, as on EKS from ECR.
 #
 # Where things live:
 #   built binaries and images  ${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-layering/local-cluster/<k8s version>/
 #                              (outside the repo: a fresh clone on the same machine reuses them)
 #   runtime state              <repo>/.local-cluster/ (gitignored; removed by `down`, except logs/)
 #   admin kubeconfig           <repo>/.local-cluster/kubeconfig (server https://127.0.0.1:6443)
+#   local registry             http://localhost:5000 (data in <repo>/.local-cluster/registry/)
 #   local volume data          <repo>/.local-cluster/volumes/{input,output,logs} (uid/gid 1000),
 #                              linked as /var/lib/kubectl-layering/local-volumes for the local overlay's hostPath PVs
 #
@@ -35,6 +40,9 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.10
 COREDNS_IMAGE=kubectl-layering.local/coredns:$COREDNS_VERSION
 METRICS_SERVER_IMAGE=kubectl-layering.local/metrics-server:$METRICS_SERVER_VERSION
 PROBE_IMAGE=kubectl-layering.local/probe:v1
+# The local registry: the local overlay's images are REGISTRY/layering-detection-<service>.
+REGISTRY=localhost:5000
+REGISTRY_LISTEN=127.0.0.1:5000
 
 NODE_NAME=local-node
 # No kernel modules (so no dummy link) on these machines: the node IP is a /32 on
@@ -75,7 +83,7 @@ export PATH=/usr/local/go/bin:/usr/sbin:/sbin:$PATH:$BIN
 # The proxy has no checksum-database entries for these modules (go.sum is committed).
 export GONOSUMDB=k8s.io,sigs.k8s.io/metrics-server${GONOSUMDB:+,$GONOSUMDB} CGO_ENABLED=0
 export DEBIAN_FRONTEND=noninteractive
-APT_PACKAGES=(containerd runc containernetworking-plugins etcd-server conntrack iptables iproute2 socat openssl curl util-linux procps ca-certificates)
+APT_PACKAGES=(containerd runc containernetworking-plugins docker-registry etcd-server conntrack iptables iproute2 socat openssl curl util-linux procps ca-certificates)
 
 # ---------------------------------------------------------------------------
 # Progress, timing and failure reporting.
@@ -136,8 +144,15 @@ start_proc() { # start_proc NAME CMD...
 	local exe
 	exe=$(readlink -f "$(command -v "$1")")
 	# setsid: own session, so the component outlives `make` and no terminal signal reaches it.
-	# 9>&-: the component must not inherit (and so hold) our lock.
-	setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 9>&- &
+	# Every descriptor above stderr closed: the component must not inherit (and so
+	# hold for its lifetime) our lock or a caller's, e.g. `flock FILE make cluster`.
+	(
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+		done 2>/dev/null
+		exec setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1
+	) &
 	echo "$! $exe" >"$PIDS/$name"
 }
 proc_pid() { # proc_pid NAME -> pid if that process is alive and still runs the recorded exe
@@ -184,7 +199,7 @@ wait_until() {
 	die "timed out after ${secs}s waiting for: $what"
 }
 
-COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+COMPONENTS=(registry containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 # ---------------------------------------------------------------------------
 # build: Debian packages, binaries and images. Everything lands in $CACHE.
@@ -430,6 +445,27 @@ state = "$STATE/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$STATE/containerd/certs.d"
+EOF
+	# The local registry speaks plain HTTP, on loopback only.
+	mkdir -p "$STATE/containerd/certs.d/$REGISTRY" "$STATE/registry/data"
+	cat >"$STATE/containerd/certs.d/$REGISTRY/hosts.toml" <<EOF
+server = "http://$REGISTRY_LISTEN"
+[host."http://$REGISTRY_LISTEN"]
+  capabilities = ["pull", "resolve"]
+EOF
+	cat >"$STATE/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_LISTEN
 EOF
 	# Bridge without masquerading: pod traffic is never NATed to the uplink.
 	cat >"$STATE/cni/net.d/10-$CNI_NETWORK.conflist" <<EOF
@@ -519,21 +555,27 @@ start_containerd() {
 	ok
 }
 
-import_service_images() {
-	step "project service images (bin/images/*.tar)" "$LOGS/images.log"
-	local tars=() t
+start_registry() {
+	step "local registry ($REGISTRY)" "$LOGS/registry.log"
+	start_proc registry docker-registry serve "$STATE/registry/config.yml"
+	wait_until 30 "registry answers on $REGISTRY_LISTEN" registry curl -fsS "http://$REGISTRY_LISTEN/v2/"
+	ok
+}
+
+# push_service_images: what `make push` does, so the cluster pulls them as EKS pulls from ECR.
+push_service_images() {
+	step "project service images (bin/images/*.tar) -> $REGISTRY" "$LOGS/images.log"
+	local tars=()
 	shopt -s nullglob
 	tars=("$REPO"/bin/images/*.tar)
 	shopt -u nullglob
 	if [ ${#tars[@]} -eq 0 ]; then
-		ok "none in bin/images/ yet (make images writes them); skipped"
+		ok "none in bin/images/ yet (make images writes them, make push pushes them); skipped"
 		return
 	fi
-	for t in "${tars[@]}"; do
-		ctrk images import "$t" >>"$LOGS/images.log" 2>&1 || die "ctr images import $t failed"
-		note "imported ${t#"$REPO"/}"
-	done
-	ok "${#tars[@]} image(s)"
+	"$REPO/.github/scripts/push-images.sh" "$REGISTRY" "$(cat "$REPO/VERSION")" >>"$LOGS/images.log" 2>&1 ||
+		die "pushing bin/images to $REGISTRY failed (see $LOGS/images.log)"
+	ok "${#tars[@]} image(s), tag $(cat "$REPO/VERSION")"
 }
 
 start_control_plane() {
@@ -622,7 +664,7 @@ up() {
 	if healthy; then
 		step "cluster already running"
 		ok "healthy, nothing to start"
-		import_service_images
+		push_service_images
 		summary
 		return
 	fi
@@ -641,11 +683,12 @@ up() {
 	pki
 	configs
 	host_volumes
+	start_registry
 	start_containerd
 	start_control_plane
 	start_node
 	addons
-	import_service_images
+	push_service_images
 	summary
 }
 
@@ -653,7 +696,7 @@ up() {
 ports_free() {
 	step "preflight: ports"
 	local port holder
-	for port in 2379 2380 2381 6443 10248 10249 10250 10256 10257 10259; do
+	for port in 5000 2379 2380 2381 6443 10248 10249 10250 10256 10257 10259; do
 		holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n1 || true)
 		[ -z "$holder" ] || die "port $port is already in use: $holder"
 	done
@@ -664,6 +707,7 @@ summary() {
 	echo
 	echo "Cluster up in $(since "$T0")s: Kubernetes $K8S_VERSION, node $NODE_NAME ($NODE_IP)"
 	echo "  export KUBECONFIG=$KUBECONFIG_ADMIN"
+	echo "  local registry: http://$REGISTRY (make push; images $REGISTRY/layering-detection-<service>:<tag>)"
 	echo "  local volume data: $VOLUMES/ (also as $HOST_VOLUMES)"
 	echo "  logs: $LOGS/"
 }
@@ -707,6 +751,7 @@ teardown() {
 	stop_proc kube-apiserver
 	stop_proc etcd
 	stop_proc containerd
+	stop_proc registry
 	ok
 	step "clean host (mounts, netns, cni0, iptables, lo address, sysctls, volume link)"
 	local m

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the local cluster, from nothing (README: "make demo"): build
-# the plugin and the service images, bring the cluster up, deploy the `local`
-# environment with the plugin, run the detection pipeline on the sample
-# transactions through the orchestrator Service, and show the results.
+# the plugin and the service images, bring the cluster up, push the images to
+# its registry, deploy the `local` environment by tag with the plugin, run the
+# detection pipeline on the sample transactions through the orchestrator
+# Service, and show the results.
 # The cluster stays up afterwards; `make cluster-down` removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,10 @@ step "plugin and service images"
 make build images
 step "local cluster"
 make cluster
-step "kubectl layering deploy --env local"
-bin/kubectl-layering deploy --env local
+step "images to the local registry (as CI pushes them to ECR)"
+make push
+step "kubectl layering deploy --env local --image-tag $(cat VERSION)"
+bin/kubectl-layering deploy --env local --image-tag "$(cat VERSION)"
 
 step "pipeline: services/testdata/transactions.csv through the orchestrator"
 install -m 0644 services/testdata/transactions.csv "$volumes/input/transactions.csv"

@@ -234,9 +234,10 @@ func checkService(t *testing.T, r rendered, env envExpectation, svc serviceBasel
 	}
 	c := pod.Spec.Containers[0]
 	eq(t, "container name", c.Name, svc.name+"-container")
-	image := "layering-detection-" + svc.name + ":" + version(t)
+	// ECR on AWS; the local cluster's own registry locally (issue 16).
+	image := "localhost:5000/layering-detection-" + svc.name + ":" + version(t)
 	if env.eks {
-		image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/" + image
+		image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/layering-detection-" + svc.name + ":" + version(t)
 	}
 	eq(t, "image", c.Image, image)
 	eq(t, "imagePullPolicy", c.ImagePullPolicy, corev1.PullIfNotPresent)

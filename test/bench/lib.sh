@@ -5,7 +5,7 @@ ns=layering-detection-local
 plugin=bin/kubectl-layering
 runs=${RUNS:-3}
 deployments=(layering-detection-orchestrator layering-detection-layering layering-detection-wash-trading layering-detection-aggregator)
-sock="$PWD/.local-cluster/containerd/containerd.sock"
+registry=localhost:5000 # the local cluster's registry (local-cluster/cluster.sh)
 
 now() { date +%s.%N; }
 # The last Ready transition among the environment's pods, in epoch seconds.
@@ -13,9 +13,9 @@ slowest_ready() {
   kubectl -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}' |
     sort | tail -1 | xargs -I{} date -d {} +%s
 }
-retag() { # tag: the same images under a new tag, so a release rolls out without a build
+retag() { # tag: the same images under a new tag in the registry, so a release rolls out (and pulls) without a build
   for s in orchestrator layering wash-trading aggregator; do
-    ctr -a "$sock" -n k8s.io images tag --force "docker.io/library/layering-detection-$s:0.1.0" "docker.io/library/layering-detection-$s:$1" >/dev/null
+    go -C tools tool crane tag "$registry/layering-detection-$s:0.1.0" "$1" 2>/dev/null
   done
 }
 need_cluster() {

@@ -243,12 +243,8 @@ func testRedeployIsANoOp(ctx context.Context, t *testing.T, cfg *rest.Config) {
 
 // Requirement: an image change rolls out, and the replica count the HPA owns is left alone.
 func testImageChangeRollsOut(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
-	// A second tag of the same image, so that the rollout is real but cheap.
-	sock := filepath.Join(clusterRepoRoot(t), ".local-cluster", "containerd", "containerd.sock")
-	from, to := "docker.io/library/layering-detection-orchestrator:0.1.0", "docker.io/library/layering-detection-orchestrator:0.1.0-e2e"
-	if out, err := exec.Command("ctr", "-a", sock, "-n", "k8s.io", "images", "tag", "--force", from, to).CombinedOutput(); err != nil {
-		t.Fatalf("ctr images tag: %v\n%s", err, out)
-	}
+	// A second tag of the same image in the registry, so that the rollout is real but cheap.
+	retagInRegistry(t, "orchestrator", "0.1.0-e2e")
 	const name = "layering-detection-orchestrator"
 	// The autoscaler itself chooses 2 replicas (its minimum raised for the
 	// test): faking its choice with a scale update races the real HPA, which
@@ -265,12 +261,12 @@ func testImageChangeRollsOut(ctx context.Context, t *testing.T, cs *kubernetes.C
 		t.Fatalf("the autoscaler did not scale %s to its raised minimum of 2: %v", name, err)
 	}
 
-	res := mustDeployHealthy(ctx, t, "--image", "orchestrator=layering-detection-orchestrator:0.1.0-e2e")
+	res := mustDeployHealthy(ctx, t, "--image", "orchestrator="+registryImage("orchestrator", "0.1.0-e2e"))
 	d, err := cs.AppsV1().Deployments(localNamespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := d.Spec.Template.Spec.Containers[0].Image; got != "layering-detection-orchestrator:0.1.0-e2e" {
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != registryImage("orchestrator", "0.1.0-e2e") {
 		t.Errorf("image = %s after the change", got)
 	}
 	if !deploymentAvailable(d) || d.Status.UpdatedReplicas != *d.Spec.Replicas {
@@ -325,10 +321,10 @@ func testPrune(ctx context.Context, t *testing.T, cfg *rest.Config, cs *kubernet
 
 // Requirement: a broken image fails the deploy within the timeout, naming the
 // Deployment and the container's reason; the running version keeps serving.
+// Requirement (issue 16): a tag never pushed to the registry fails with the pull's reason.
 func testBrokenImage(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
 	start := time.Now()
-	// A registry on loopback that refuses: the pull fails without a lookup or a connection leaving the machine.
-	res, r := deployJSON(ctx, t, "--timeout", "2m", "--image", "aggregator=127.0.0.1:9/layering-detection-aggregator:0.0.0-missing")
+	res, r := deployJSON(ctx, t, "--timeout", "2m", "--image-tag", "0.0.0-never-pushed")
 	if r.code != 1 || res.Healthy {
 		t.Fatalf("deploy of a missing image: exit %d, healthy %v\n%s", r.code, res.Healthy, r.stderr)
 	}
@@ -338,7 +334,8 @@ func testBrokenImage(ctx context.Context, t *testing.T, cs *kubernetes.Clientset
 	found := false
 	for _, f := range res.Failures {
 		if f.Object == "deployment/layering-detection-aggregator" &&
-			(strings.Contains(f.Reason, "ErrImagePull") || strings.Contains(f.Reason, "ImagePullBackOff") || strings.Contains(f.Reason, "ErrImageNeverPull")) {
+			(strings.Contains(f.Reason, "ErrImagePull") || strings.Contains(f.Reason, "ImagePullBackOff")) &&
+			strings.Contains(f.Reason, "0.0.0-never-pushed") && strings.Contains(f.Reason, "not found") {
 			found = true
 		}
 	}
@@ -471,7 +468,7 @@ func testDiffAndServerDryRun(ctx context.Context, t *testing.T, cs *kubernetes.C
 	}
 	t.Run("SecretValuesMaskedAndPrunesShown", func(t *testing.T) { testDiffMasksAndPrunes(ctx, t, cs) })
 	r := runPlugin(ctx, t, "diff", "--env", "local", "--image-tag", "0.1.0-diff")
-	if r.code != 1 || !strings.Contains(r.stdout, "+        image: layering-detection-orchestrator:0.1.0-diff") {
+	if r.code != 1 || !strings.Contains(r.stdout, "+        image: "+registryImage("orchestrator", "0.1.0-diff")) {
 		t.Errorf("diff of an image change: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	res, run := deployJSON(ctx, t, "--dry-run=server", "--image-tag", "0.1.0-diff")
@@ -491,7 +488,7 @@ func testDiffAndServerDryRun(ctx context.Context, t *testing.T, cs *kubernetes.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := d.Spec.Template.Spec.Containers[0].Image; got != "layering-detection-orchestrator:0.1.0" {
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != registryImage("orchestrator", "0.1.0") {
 		t.Errorf("a server dry run changed the image to %s", got)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,12 +28,8 @@ import (
 // retagImages makes every service image available under a second tag, so a release is real but cheap.
 func retagImages(t *testing.T, tag string) {
 	t.Helper()
-	sock := filepath.Join(clusterRepoRoot(t), ".local-cluster", "containerd", "containerd.sock")
 	for _, s := range services {
-		from := "docker.io/library/layering-detection-" + s + ":0.1.0"
-		if out, err := exec.Command("ctr", "-a", sock, "-n", "k8s.io", "images", "tag", "--force", from, from[:strings.LastIndex(from, ":")+1]+tag).CombinedOutput(); err != nil {
-			t.Fatalf("ctr images tag: %v\n%s", err, out)
-		}
+		retagInRegistry(t, s, tag)
 	}
 }
 
