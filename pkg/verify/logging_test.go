@@ -68,7 +68,11 @@ func TestJudgeDaemonSet(t *testing.T) {
 		{"only a node that is down", []corev1.Node{node("a", true), node("b", false)},
 			[]corev1.Pod{fluentBitPod("fb-1", "a", true, "")}, Warn, []string{"b (node not Ready): no pod"}},
 		{"someone else's pod does not count", []corev1.Node{node("a", true)},
-			[]corev1.Pod{func() corev1.Pod { p := fluentBitPod("other", "a", true, ""); p.OwnerReferences[0].UID = "other"; return p }()}, Fail, []string{"a: no pod"}},
+			[]corev1.Pod{func() corev1.Pod {
+				p := fluentBitPod("other", "a", true, "")
+				p.OwnerReferences[0].UID = "other"
+				return p
+			}()}, Fail, []string{"a: no pod"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := judgeDaemonSet(fluentBit(), c.nodes, c.pods)
