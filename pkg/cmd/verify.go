@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -213,6 +214,9 @@ func (o *VerifyOptions) logging(ctx context.Context) (*verify.Logging, error) {
 		l.NoAWS = err.Error()
 		return l, nil
 	}
-	l.Logs = cloudwatchlogs.NewFromConfig(cfg)
+	// Backoffs of at most 2 s: throttling is still retried, a wrong endpoint is said within seconds.
+	l.Logs = cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+		o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, 2*time.Second)
+	})
 	return l, nil
 }

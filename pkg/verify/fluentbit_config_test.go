@@ -1,8 +1,12 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -181,4 +185,76 @@ func mounted(container corev1.Container, file string, readOnly bool) bool {
 		}
 	}
 	return false
+}
+
+// policy reads one of docs/iam's policies: action → resource patterns.
+func policy(t *testing.T, name string) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "iam", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Statement []struct {
+			Effect   string
+			Action   any
+			Resource any
+		}
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	list := func(v any) []string {
+		if s, ok := v.(string); ok {
+			return []string{s}
+		}
+		var out []string
+		for _, x := range v.([]any) {
+			out = append(out, x.(string))
+		}
+		return out
+	}
+	grants := map[string][]string{}
+	for _, s := range doc.Statement {
+		for _, a := range list(s.Action) {
+			if s.Effect == "Allow" {
+				grants[a] = append(grants[a], list(s.Resource)...)
+			}
+		}
+	}
+	return grants
+}
+
+// allows tells whether one of patterns (IAM wildcards) matches arn.
+func allows(patterns []string, arn string) bool {
+	for _, p := range patterns {
+		if regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, ".*") + "$").MatchString(arn) {
+			return true
+		}
+	}
+	return false
+}
+
+// Requirement (issue 12): least privilege: the Fluent Bit role may write the
+// services' log groups (creating them and their retention, as the
+// configuration asks) and nothing else; verify's policy reads exactly what
+// the logging check calls on exactly those groups.
+func TestIAMPoliciesCoverLogShipping(t *testing.T) {
+	const account, region = "111122223333", "us-east-1"
+	group := func(name string) string { return "arn:aws:logs:" + region + ":" + account + ":log-group:" + name }
+	shipping := policy(t, "fluent-bit-policy.json")
+	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup", "logs:PutRetentionPolicy"} {
+		for _, s := range []string{"orchestrator", "layering", "wash-trading", "aggregator"} {
+			if !allows(shipping[a], group(LogGroup(s))+":log-stream:ecs/layering-detection-prod/pod") || !allows(shipping[a], group(LogGroup(s))) {
+				t.Errorf("fluent-bit-policy.json does not grant %s on %s", a, LogGroup(s))
+			}
+		}
+		if allows(shipping[a], group("/aws/lambda/someone-else")) {
+			t.Errorf("fluent-bit-policy.json grants %s beyond the services' groups", a)
+		}
+	}
+	read := policy(t, "verify-logging-policy.json")
+	if len(read) != 1 || !allows(read["logs:FilterLogEvents"], group(LogGroup("layering"))) || allows(read["logs:FilterLogEvents"], group("/other")) {
+		t.Errorf("verify-logging-policy.json: %v; want logs:FilterLogEvents on the services' groups only", read)
+	}
 }
