@@ -29,6 +29,13 @@ deploy (--wait-for-metrics waits for them too); an autoscaler that cannot work
 against) fails the deploy at once. A successful deploy is recorded as a
 revision that rollback can return to.
 
+--monitoring releases the cluster-level log shipping through the same
+pipeline (namespace amazon-cloudwatch holds its lease, inventory and
+revisions): Fluent Bit's namespace, RBAC, ServiceAccount and configuration,
+then its DaemonSet, waited on until ready on every node. It takes accountId
+(the account of its IRSA role, layering-detection-fluent-bit) and region from
+--env's settings and refuses placeholders before anything is applied.
+
 One deploy or rollback per environment at a time: a second one fails at once
 and names the holder; a deploy that loses its lease stops. Ctrl-C stops
 cleanly and reports what was and was not applied; re-running deploy finishes
@@ -45,7 +52,10 @@ const deployExample = `  # Deploy production at the images the manifests name
       --image aggregator=111122223333.dkr.ecr.us-east-1.amazonaws.com/layering-detection-aggregator@sha256:…
 
   # What would change, evaluated by the API server, nothing persisted
-  kubectl layering deploy --env staging --dry-run=server`
+  kubectl layering deploy --env staging --dry-run=server
+
+  # The cluster's log shipping (Fluent Bit to CloudWatch Logs), with prod's accountId and region
+  kubectl layering deploy --monitoring --env prod`
 
 // DeployOptions deploys one environment.
 type DeployOptions struct {
@@ -57,6 +67,7 @@ type DeployOptions struct {
 	WaitForMetrics bool
 	Atomic         bool
 	Filename       string
+	Monitoring     bool
 
 	env     manifests.Env
 	tree    *manifests.Tree
@@ -84,6 +95,7 @@ func NewCmdDeploy(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	cmd.Flags().BoolVar(&o.WaitForMetrics, "wait-for-metrics", false, "also wait until every autoscaler has read its first metrics")
 	cmd.Flags().BoolVar(&o.Atomic, "atomic", false, "if the environment does not become healthy, roll back to the last recorded revision (with none, the objects stay for inspection)")
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "deploy exactly these manifests (e.g. from 'render', reviewed) instead of rendering; they must all belong to --env")
+	cmd.Flags().BoolVar(&o.Monitoring, "monitoring", false, "deploy the cluster-level log shipping (Fluent Bit, namespace amazon-cloudwatch) instead, with --env's accountId and region settings")
 	return cmd
 }
 
@@ -101,6 +113,9 @@ func (o *DeployOptions) Complete(*cobra.Command, []string) (err error) {
 func (o *DeployOptions) Validate() (err error) {
 	if o.env, err = o.Resolve(o.tree); err != nil {
 		return err
+	}
+	if o.Monitoring && (o.images.Tag != "" || len(o.images.Services) > 0) {
+		return usage("--monitoring deploys Fluent Bit: --image-tag and --image name the services' images and do not apply")
 	}
 	if o.dryRun != deploy.DryRunClient {
 		o.clients, err = o.factory.Clients()
@@ -137,6 +152,9 @@ func (o *DeployOptions) manifest(ctx context.Context) (*deploy.Manifest, error) 
 		if err != nil {
 			return nil, err
 		}
+		if o.Monitoring {
+			return monitoringManifest(o.tree, o.env.Name, r, true)
+		}
 		if o.dryRun != deploy.DryRunClient {
 			if err := r.check(o.env.Name); err != nil {
 				return nil, err
@@ -155,14 +173,20 @@ func (o *DeployOptions) manifest(ctx context.Context) (*deploy.Manifest, error) 
 	if err != nil {
 		return nil, &UsageError{err}
 	}
-	m, err := deploy.FromYAML(o.env, data)
+	into := o.env
+	if o.Monitoring {
+		if into, err = o.tree.Monitoring(); err != nil {
+			return nil, err
+		}
+	}
+	m, err := deploy.FromYAML(into, data)
 	if err != nil {
 		return nil, &UsageError{fmt.Errorf("%s: %w", o.Filename, err)}
 	}
 	if err := deploy.CheckBelongs(m); err != nil {
 		return nil, &UsageError{fmt.Errorf("%s: %w", o.Filename, err)}
 	}
-	if err := deploy.CheckPinned(o.env.Name, m.Images); err != nil {
+	if err := deploy.CheckPinned(into.Name, m.Images); err != nil {
 		return nil, &deploy.InputError{Err: err}
 	}
 	return m, nil
@@ -174,8 +198,8 @@ func (o *DeployOptions) manifest(ctx context.Context) (*deploy.Manifest, error) 
 func (o *DeployOptions) rollBackAtomically(ctx context.Context, failed *deploy.Manifest, res *deploy.Result, deployErr error) error {
 	fmt.Fprintf(o.ErrOut, "deploy failed: %v\n--atomic: rolling back to the last recorded revision\n", deployErr)
 	release := newRelease(o.clients, deploy.DryRunNone, o.Timeout, o.Prune, false, o.IOStreams)
-	store := &revision.Store{Kube: o.clients.Kube, Namespace: o.env.Namespace}
-	rb, err := rollback.Atomic(ctx, release, store, o.env, failed)
+	store := &revision.Store{Kube: o.clients.Kube, Namespace: failed.Env.Namespace}
+	rb, err := rollback.Atomic(ctx, release, store, failed.Env, failed)
 	if rb != nil {
 		res.Rollback = rb.Result
 	}

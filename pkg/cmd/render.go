@@ -8,6 +8,7 @@ import (
 
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
+	"github.com/layering-detection/kubectl-layering/pkg/settings"
 )
 
 // RenderOptions prints an environment's manifests, or the monitoring bundle.
@@ -32,10 +33,12 @@ deploy would apply them (with the same --image-tag and --image overrides).
 Nothing is sent to the cluster.
 
 --monitoring prints the cluster-level log shipping (Fluent Bit to CloudWatch)
-instead, which is shared by all environments of a cluster.`,
+instead, which is shared by all environments of a cluster, with --env's
+accountId and region (embedded and --settings FILE; deploy also reads the
+cluster's) or, without --env, the placeholders.`,
 		Example: `  kubectl layering render --env prod
   kubectl layering render --env prod --image-tag 1.4.2 | kubectl apply --dry-run=server -f -
-  kubectl layering render --monitoring`,
+  kubectl layering render --monitoring --env prod --settings prod.yaml`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
@@ -56,10 +59,12 @@ func (o *RenderOptions) Complete(*cobra.Command, []string) (err error) {
 
 func (o *RenderOptions) Validate() error {
 	if o.Monitoring {
-		if o.Env != "" {
-			return usage("--env and --monitoring are exclusive")
+		if o.Tag != "" || len(o.Images) > 0 {
+			return usage("--monitoring renders Fluent Bit: --image-tag and --image name the services' images and do not apply")
 		}
-		return nil
+		if o.Env == "" {
+			return nil
+		}
 	}
 	_, err := o.Resolve(o.tree)
 	return err
@@ -67,15 +72,28 @@ func (o *RenderOptions) Validate() error {
 
 func (o *RenderOptions) Run(context.Context) error {
 	if o.Monitoring {
-		m, err := o.tree.Render("monitoring")
+		r := &resolved{values: settings.Settings{}}
+		if o.Env == "" && o.SettingsFile != "" {
+			fromFile, err := settings.ReadFile(o.SettingsFile)
+			if err != nil {
+				return &UsageError{err}
+			}
+			r.values = fromFile
+		}
+		if o.Env != "" {
+			env, err := o.Resolve(o.tree)
+			if err != nil {
+				return err
+			}
+			if r, err = o.resolve(context.Background(), o.tree, env, nil); err != nil {
+				return err
+			}
+		}
+		m, err := monitoringManifest(o.tree, o.Env, r, false)
 		if err != nil {
 			return err
 		}
-		data, err := m.AsYaml()
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(data)
+		_, err = o.Out.Write(m.YAML)
 		return err
 	}
 	// Offline: the embedded settings under --settings FILE (deploy also reads the cluster's).

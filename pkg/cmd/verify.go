@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/kustomize/api/pkg/util"
 
+	"github.com/layering-detection/kubectl-layering/pkg/awsconfig"
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
@@ -34,6 +37,12 @@ as pass, warn, fail or skip, with the reason and a hint what to do:
   scaling  each HPA reads CPU and memory and has the specified min/max/targets
   ingress  the Ingress has an address, and /health answers through it
            (skipped, with the reason, when it cannot be reached from here)
+  logging  only when asked for (--check logging): the Fluent Bit DaemonSet
+           (deploy --monitoring) is ready on every node and, when AWS can be
+           reached (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL…; the env's
+           region setting), each service's log group /ecs/layering-detection/
+           <service> holds events of this environment's pods (streams
+           ecs/<namespace>/…) from the last --log-window (FilterLogEvents)
 
 --deep also proves that data written to the writable volumes survives a pod
 restart: it restarts one aggregator pod (the Deployment replaces it).
@@ -51,6 +60,8 @@ type VerifyOptions struct {
 	ProbeImage string
 	Deep       bool
 	Timeout    time.Duration
+	LogWindow  time.Duration
+	SettingsFlags
 
 	env     manifests.Env
 	tree    *manifests.Tree
@@ -67,16 +78,19 @@ func NewCmdVerify(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 		Short: "Check volumes, DNS, probes, secrets, scaling and ingress from inside the cluster",
 		Long:  verifyLong,
 		Example: `  kubectl layering verify --env prod
-  kubectl layering verify -n layering-detection-staging --check probes,dns -o json`,
+  kubectl layering verify -n layering-detection-staging --check probes,dns -o json
+  kubectl layering verify --env prod --check logging --log-window 15m`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
 	o.EnvFlags.AddFlags(cmd)
 	o.OutputFlags.AddFlags(cmd)
-	cmd.Flags().StringSliceVar(&o.Checks, "check", verify.Checks, "checks to run, comma-separated: "+strings.Join(verify.Checks, ","))
+	cmd.Flags().StringSliceVar(&o.Checks, "check", verify.DefaultChecks, "checks to run, comma-separated: "+strings.Join(verify.Checks, ","))
 	cmd.Flags().StringVar(&o.ProbeImage, "probe-image", "", "image of the in-pod probe (default: layering-detection-verify-probe beside the environment's service images, same registry and tag)")
 	cmd.Flags().BoolVar(&o.Deep, "deep", false, "volumes: also prove that data survives a pod restart (restarts one pod of each Deployment with writable volumes)")
 	addTimeoutFlag(cmd, &o.Timeout, 2*time.Minute, "give up after this long")
+	cmd.Flags().DurationVar(&o.LogWindow, "log-window", 10*time.Minute, "logging: how recent a log event must be")
+	o.SettingsFlags.AddFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("check", cobra.FixedCompletions(verify.Checks, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -94,6 +108,9 @@ func (o *VerifyOptions) Validate() (err error) {
 		if !slices.Contains(verify.Checks, c) {
 			return usage("--check %s: checks are %s", c, strings.Join(verify.Checks, ","))
 		}
+	}
+	if o.LogWindow <= 0 {
+		return usage("--log-window must be positive")
 	}
 	if o.env, err = o.resolveEnv(); err != nil {
 		return err
@@ -135,6 +152,11 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	}
 	v := &verify.Verifier{Kube: o.clients.Kube, Dynamic: o.clients.Dynamic, Env: o.env.Name, Namespace: o.env.Namespace,
 		Objects: m.Objects, ProbeImage: o.ProbeImage, Deep: o.Deep, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	if slices.Contains(o.Checks, "logging") {
+		if v.Logging, err = o.logging(ctx); err != nil {
+			return err
+		}
+	}
 	checkCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	report, err := v.Run(checkCtx, o.Checks)
@@ -167,4 +189,34 @@ func imageBeside(services map[string]string, name string) string {
 		return repo
 	}
 	return repo + ":" + tag
+}
+
+// logging is what the logging check reads: Fluent Bit's DaemonSet as the
+// monitoring bundle names it, and CloudWatch Logs in the environment's region
+// (or why AWS cannot be reached: that half is then skipped).
+func (o *VerifyOptions) logging(ctx context.Context) (*verify.Logging, error) {
+	m, err := deploy.RenderMonitoring(o.tree)
+	if err != nil {
+		return nil, err
+	}
+	l := &verify.Logging{Namespace: m.Env.Namespace, Window: o.LogWindow}
+	for _, obj := range m.Objects {
+		if obj.GetKind() == "DaemonSet" {
+			l.DaemonSet = obj.GetName()
+		}
+	}
+	r, err := o.resolve(ctx, o.tree, o.env, &o.clients)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := awsconfig.Load(ctx, r.values["region"])
+	if err != nil {
+		l.NoAWS = err.Error()
+		return l, nil
+	}
+	// Backoffs of at most 2 s: throttling is still retried, a wrong endpoint is said within seconds.
+	l.Logs = cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+		o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, 2*time.Second)
+	})
+	return l, nil
 }

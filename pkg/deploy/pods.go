@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/layering-detection/kubectl-layering/pkg/kube"
 )
 
 // Container states that no amount of waiting repairs: fail at once with the reason.
@@ -17,10 +19,21 @@ var hopeless = map[string]bool{
 	"CreateContainerConfigError": true, "CreateContainerError": true, "CrashLoopBackOff": true,
 }
 
-// ofCurrentRevision tells whether pod belongs to its Deployment's newest
-// ReplicaSet: the old one's pods may be failing while this rollout repairs them.
-func (w *Waiter) ofCurrentRevision(ctx context.Context, pod *corev1.Pod, deployment string) bool {
-	d, err := w.Clients.Kube.AppsV1().Deployments(pod.Namespace).Get(ctx, deployment, metav1.GetOptions{})
+// ofCurrentRevision tells whether pod belongs to the newest template of its
+// workload (key, from workloadOf): an old template's pods may be failing
+// while this rollout repairs them.
+func (w *Waiter) ofCurrentRevision(ctx context.Context, pod *corev1.Pod, key string) bool {
+	kind, name, _ := strings.Cut(key, "/")
+	if kind == "daemonset" {
+		ds, err := w.Clients.Kube.AppsV1().DaemonSets(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil || ds.Status.ObservedGeneration < ds.Generation {
+			return false
+		}
+		// The API server counts template changes in this annotation; the controller labels pods with it.
+		const generation = "deprecated.daemonset.template.generation"
+		return ds.Annotations[generation] != "" && pod.Labels["pod-template-generation"] == ds.Annotations[generation]
+	}
+	d, err := w.Clients.Kube.AppsV1().Deployments(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 	// Until the controller has seen the applied template, its revision names the
 	// previous one: a rollback would take the failing pods it replaces for its own.
 	if err != nil || d.Status.ObservedGeneration < d.Generation {
@@ -56,27 +69,35 @@ func PodProblem(pod *corev1.Pod, hopelessOnly bool) string {
 	return ""
 }
 
-// deploymentOf names the Deployment that owns pod through its ReplicaSet.
-func deploymentOf(pod *corev1.Pod) string {
+// workloadOf names the workload that owns pod, as kube.Key does
+// ("deployment/<name>" through its ReplicaSet, "daemonset/<name>"), or "".
+func workloadOf(pod *corev1.Pod) string {
 	hash := pod.Labels["pod-template-hash"]
 	for _, ref := range pod.OwnerReferences {
-		if ref.Kind == "ReplicaSet" && hash != "" {
-			return strings.TrimSuffix(ref.Name, "-"+hash)
+		switch {
+		case ref.Kind == "ReplicaSet" && hash != "":
+			return "deployment/" + strings.TrimSuffix(ref.Name, "-"+hash)
+		case ref.Kind == "DaemonSet":
+			return "daemonset/" + ref.Name
 		}
 	}
 	return ""
 }
 
-// explain says why an object is still not healthy: for a Deployment, its pods'
-// container states and the warnings of its pods and ReplicaSets (failing
-// probes, Pod Security refusals, scheduling, mounts); otherwise its last status.
+// ownsPods are the kinds whose pods wait watches and explain reads.
+func ownsPods(kind string) bool { return kind == "Deployment" || kind == "DaemonSet" }
+
+// explain says why an object is still not healthy: for a Deployment or
+// DaemonSet, its pods' container states and the warnings of its pods (and
+// ReplicaSets) (failing probes, Pod Security refusals, scheduling, mounts);
+// otherwise its last status.
 func (w *Waiter) explain(ctx context.Context, o *unstructured.Unstructured, since time.Time) string {
 	var reasons []string
-	if o.GetKind() == "Deployment" {
+	if ownsPods(o.GetKind()) {
 		pods, err := w.Clients.Kube.CoreV1().Pods(o.GetNamespace()).List(ctx, metav1.ListOptions{})
 		if err == nil {
 			for i := range pods.Items {
-				if deploymentOf(&pods.Items[i]) == o.GetName() {
+				if workloadOf(&pods.Items[i]) == kube.Key(o) {
 					if p := PodProblem(&pods.Items[i], false); p != "" {
 						reasons = append(reasons, p)
 					}
@@ -122,9 +143,10 @@ func eventTime(e corev1.Event) time.Time {
 }
 
 // explains tells whether an event about ref is about o: for a Deployment also
-// its ReplicaSets and pods (named after it), otherwise o itself.
+// its ReplicaSets and pods, for a DaemonSet its pods (named after it),
+// otherwise o itself.
 func explains(o *unstructured.Unstructured, ref corev1.ObjectReference) bool {
-	if o.GetKind() == "Deployment" && (ref.Kind == "ReplicaSet" || ref.Kind == "Pod") {
+	if ownsPods(o.GetKind()) && (ref.Kind == "Pod" || ref.Kind == "ReplicaSet" && o.GetKind() == "Deployment") {
 		return strings.HasPrefix(ref.Name, o.GetName()+"-")
 	}
 	return ref.Kind == o.GetKind() && ref.Name == o.GetName()

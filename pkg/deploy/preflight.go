@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
+	"github.com/layering-detection/kubectl-layering/pkg/settings"
 )
 
 // MinServerVersion is the oldest Kubernetes the manifests run on: preStop
@@ -71,6 +73,7 @@ func Preflight(ctx context.Context, c kube.Clients, objs []*unstructured.Unstruc
 	problems := checkServerVersion(info.GitVersion)
 	problems = append(problems, checkKinds(c.Mapper, objs)...)
 	problems = append(problems, checkDependencies(ctx, c.Dynamic, objs)...)
+	problems = append(problems, checkRoles(objs)...)
 	if len(problems) > 0 {
 		return &PreflightError{Problems: problems}
 	}
@@ -169,6 +172,36 @@ func checkMetricsAPI(ctx context.Context, dyn dynamic.Interface) []Problem {
 		}
 	}
 	return []Problem{{"metrics-server (APIService " + name + ")", "no Available condition yet", installHints["apiservice-available"]}}
+}
+
+// RoleAnnotation is the IRSA annotation: the IAM role a ServiceAccount's pods assume.
+const RoleAnnotation = "eks.amazonaws.com/role-arn"
+
+var roleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([^:]*):role/[\w+=,.@/-]+$`)
+
+// checkRoles refuses ServiceAccounts whose IRSA role is empty, malformed or
+// in the placeholder account: their pods would start and fail every AWS call
+// (Fluent Bit would drop every log line) instead of the deploy saying why now.
+func checkRoles(objs []*unstructured.Unstructured) []Problem {
+	var problems []Problem
+	for _, o := range objs {
+		arn, annotated := o.GetAnnotations()[RoleAnnotation]
+		if o.GetKind() != "ServiceAccount" || !annotated {
+			continue
+		}
+		what := fmt.Sprintf("IRSA role of ServiceAccount %s/%s (%s)", o.GetNamespace(), o.GetName(), RoleAnnotation)
+		fix := "set the accountId setting of the environment whose settings render it (kubectl layering settings set --env ENV accountId=…), or annotate the ServiceAccount with the role's ARN"
+		m := roleARN.FindStringSubmatch(arn)
+		switch {
+		case arn == "":
+			problems = append(problems, Problem{what, "not set", fix})
+		case m == nil:
+			problems = append(problems, Problem{what, fmt.Sprintf("%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", arn), fix})
+		case len(settings.Check("", settings.Settings{"accountId": m[1]})) > 0:
+			problems = append(problems, Problem{what, fmt.Sprintf("%q names the placeholder or a malformed account %q", arn, m[1]), fix})
+		}
+	}
+	return problems
 }
 
 func sortedKinds(m map[schema.GroupVersionKind]bool) []schema.GroupVersionKind {

@@ -88,3 +88,26 @@ func CheckBelongs(m *Manifest) error {
 	}
 	return nil
 }
+
+// RenderMonitoring builds the cluster-level log shipping from tree (whose
+// monitoring settings the caller has filled), released like an environment
+// named "monitoring" in its own namespace.
+func RenderMonitoring(tree *manifests.Tree) (*Manifest, error) {
+	env, err := tree.Monitoring()
+	if err != nil {
+		return nil, err
+	}
+	m, err := tree.Render(manifests.MonitoringDir)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := manifests.Objects(m)
+	if err != nil {
+		return nil, err
+	}
+	yaml, err := m.AsYaml()
+	if err != nil {
+		return nil, err
+	}
+	return &Manifest{Env: env, Objects: objs, YAML: yaml, Digest: revision.Digest(yaml), Images: ServiceImages(objs)}, nil
+}

@@ -136,7 +136,7 @@ func (w *Waiter) Wait(ctx context.Context, objs []*unstructured.Unstructured) ([
 		}
 		key := kube.Key(o)
 		pending[key] = o
-		if o.GetKind() == "Deployment" {
+		if ownsPods(o.GetKind()) {
 			namespaces[o.GetNamespace()] = true
 		}
 		w.Progress.Update(key, false, "waiting")
@@ -159,7 +159,7 @@ func (w *Waiter) Wait(ctx context.Context, objs []*unstructured.Unstructured) ([
 			}
 		}(o)
 	}
-	// Pods fail in ways their Deployment's status never shows: watch them too.
+	// Pods fail in ways their workload's status never shows: watch them too.
 	for ns := range namespaces {
 		go w.watchPods(ctx, ns, fail)
 	}
@@ -225,7 +225,7 @@ func (w *Waiter) watch(ctx context.Context, o *unstructured.Unstructured, j judg
 	return err
 }
 
-// watchPods fails the owning Deployment as soon as one of its pods is in a state that waiting cannot repair.
+// watchPods fails the owning workload as soon as one of its pods is in a state that waiting cannot repair.
 func (w *Waiter) watchPods(ctx context.Context, ns string, fail func(key, reason string)) {
 	lw := &cache.ListWatch{
 		ListFunc: func(opts metav1.ListOptions) (runtime.Object, error) {
@@ -241,8 +241,8 @@ func (w *Waiter) watchPods(ctx context.Context, ns string, fail func(key, reason
 			return false, nil
 		}
 		if reason := PodProblem(pod, true); reason != "" {
-			if d := deploymentOf(pod); d != "" && w.ofCurrentRevision(ctx, pod, d) {
-				fail("deployment/"+d, reason)
+			if key := workloadOf(pod); key != "" && w.ofCurrentRevision(ctx, pod, key) {
+				fail(key, reason)
 			}
 		}
 		return false, nil

@@ -109,6 +109,30 @@ func (t *Tree) Settings(env string) (map[string]string, error) {
 // WithSettings returns a copy of the tree whose environment env renders with
 // values over its settings object's data (t itself is unchanged).
 func (t *Tree) WithSettings(env string, values map[string]string) (*Tree, error) {
+	return t.withSettingsAt(settingsFile(env), "environment "+env, values)
+}
+
+// MonitoringDir is the cluster-level log shipping's kustomization.
+const MonitoringDir = "monitoring"
+
+// Monitoring is the log shipping as a release sees it: an Env named
+// "monitoring" whose namespace (the kustomization's) holds its lease,
+// inventory and revisions.
+func (t *Tree) Monitoring() (Env, error) {
+	k, err := t.kustomization(path.Join(root, MonitoringDir))
+	if err != nil {
+		return Env{}, err
+	}
+	return Env{Name: MonitoringDir, Namespace: k.Namespace}, nil
+}
+
+// WithMonitoringSettings returns a copy of the tree whose log shipping renders
+// with values (accountId, region) over its settings object's data.
+func (t *Tree) WithMonitoringSettings(values map[string]string) (*Tree, error) {
+	return t.withSettingsAt(path.Join(root, MonitoringDir, "settings.yaml"), "the monitoring bundle", values)
+}
+
+func (t *Tree) withSettingsAt(file, what string, values map[string]string) (*Tree, error) {
 	if len(values) == 0 {
 		return t, nil
 	}
@@ -116,9 +140,9 @@ func (t *Tree) WithSettings(env string, values map[string]string) (*Tree, error)
 	if err != nil {
 		return nil, err
 	}
-	data, err := c.fs.ReadFile(settingsFile(env))
+	data, err := c.fs.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("environment %s has no settings to set", env)
+		return nil, fmt.Errorf("%s has no settings to set", what)
 	}
 	var cm map[string]any
 	if err := yaml.Unmarshal(data, &cm); err != nil {
@@ -135,7 +159,7 @@ func (t *Tree) WithSettings(env string, values map[string]string) (*Tree, error)
 	if data, err = yaml.Marshal(cm); err != nil {
 		return nil, err
 	}
-	return c, c.fs.WriteFile(settingsFile(env), data)
+	return c, c.fs.WriteFile(file, data)
 }
 
 // Envs lists the environments, one per overlay, sorted by name.

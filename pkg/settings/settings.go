@@ -65,6 +65,7 @@ type Problem struct {
 // PlaceholderError lists the settings still to fill; nothing was applied.
 type PlaceholderError struct {
 	Env      string
+	What     string // what cannot be deployed with them, when not the environment itself
 	Problems []Problem
 }
 
@@ -73,8 +74,12 @@ func (e *PlaceholderError) Error() string {
 	for i, p := range e.Problems {
 		lines[i] = fmt.Sprintf("  - %s: %s\n    fix: %s", p.Key, p.Problem, p.Fix)
 	}
-	return fmt.Sprintf("environment %s cannot be deployed, its settings are incomplete (nothing was applied):\n%s\n"+
-		"  or store a whole file of them: kubectl layering settings import --env %s --settings FILE", e.Env, strings.Join(lines, "\n"), e.Env)
+	what := fmt.Sprintf("environment %s cannot be deployed, its settings are incomplete", e.Env)
+	if e.What != "" {
+		what = fmt.Sprintf("%s cannot be deployed, the settings of environment %s it takes are incomplete", e.What, e.Env)
+	}
+	return fmt.Sprintf("%s (nothing was applied):\n%s\n"+
+		"  or store a whole file of them: kubectl layering settings import --env %s --settings FILE", what, strings.Join(lines, "\n"), e.Env)
 }
 
 // Check returns the settings of s (the keys the environment uses) that are
@@ -95,6 +100,22 @@ func Check(env string, s Settings) []Problem {
 		}
 	}
 	return problems
+}
+
+// Require is Check of the named keys only, each of which must be set.
+func Require(env string, s Settings, names ...string) []Problem {
+	var problems []Problem
+	subset := Settings{}
+	for _, name := range names {
+		v, ok := s[name]
+		if !ok || v == "" {
+			k, _ := key(name)
+			problems = append(problems, Problem{name, "not set", fmt.Sprintf("kubectl layering settings set --env %s %s=… (%s: %s)", env, name, k.What, k.Where)})
+			continue
+		}
+		subset[name] = v
+	}
+	return append(problems, Check(env, subset)...)
 }
 
 // Validate checks values given on the command line: known keys, right form.

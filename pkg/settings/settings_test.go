@@ -72,3 +72,24 @@ func TestStoreMerge(t *testing.T) {
 		t.Errorf("stored %v %v %v", got, ok, err)
 	}
 }
+
+// Requirement (issue 12): Require checks only the named keys (the log
+// shipping needs accountId and region, not the EFS ids), each of which must be set.
+func TestRequire(t *testing.T) {
+	s := Settings{"accountId": "111122223333", "efsFileSystemId": "fs-0123456789abcdef0"}
+	got := Require("prod", s, "accountId", "region")
+	if len(got) != 2 {
+		t.Fatalf("problems %v, want accountId (placeholder) and region (not set)", got)
+	}
+	byKey := map[string]Problem{}
+	for _, p := range got {
+		byKey[p.Key] = p
+	}
+	if !strings.Contains(byKey["accountId"].Problem, "placeholder") || byKey["region"].Problem != "not set" ||
+		!strings.Contains(byKey["region"].Fix, "kubectl layering settings set --env prod region=") {
+		t.Errorf("problems %+v", got)
+	}
+	if got := Require("prod", Settings{"accountId": "123456789012", "region": "eu-west-1"}, "accountId", "region"); len(got) != 0 {
+		t.Errorf("complete settings: %v", got)
+	}
+}

@@ -35,7 +35,11 @@ const (
 )
 
 // Checks are the check names, in report order.
-var Checks = []string{"probes", "dns", "volumes", "secrets", "scaling", "ingress"}
+var Checks = []string{"probes", "dns", "volumes", "secrets", "scaling", "ingress", "logging"}
+
+// DefaultChecks run without --check: logging needs the cluster's log shipping
+// and AWS, so it runs when asked for.
+var DefaultChecks = slices.Clip(Checks[:len(Checks)-1])
 
 // Result is one finding.
 type Result struct {
@@ -95,6 +99,7 @@ type Verifier struct {
 	ProbeImage string                       // runs inside pods for dns and volumes
 	Deep       bool                         // also prove that data survives a pod restart
 	HTTP       *http.Client                 // for the Ingress address; nil: a client with a 5 s timeout
+	Logging    *Logging                     // for the logging check
 }
 
 // Run runs the selected checks concurrently and returns their findings.
@@ -132,6 +137,8 @@ func (v *Verifier) checkRuns(checks []string) ([]checkRun, error) {
 			runs = append(runs, v.scaling)
 		case "ingress":
 			runs = append(runs, v.ingress)
+		case "logging":
+			runs = append(runs, v.logging)
 		case "dns", "volumes":
 		default:
 			return nil, fmt.Errorf("unknown check %q: checks are %s", c, strings.Join(Checks, ","))
