@@ -11,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -54,19 +55,27 @@ func TestLocalEnvironmentPullsFromTheRegistry(t *testing.T) {
 	mustDeployHealthy(ctx, t)
 	for _, s := range services {
 		want := crane(t, "digest", registryImage(s, "0.1.0"))
-		pods, err := cs.CoreV1().Pods(localNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + s})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pods.Items {
-			for _, c := range p.Status.ContainerStatuses {
-				if c.Image != registryImage(s, "0.1.0") && !strings.HasPrefix(c.Image, localRegistry+"/") {
-					t.Errorf("pod %s runs %s, not an image of %s", p.Name, c.Image, localRegistry)
-				}
-				if !strings.HasSuffix(c.ImageID, "@"+want) {
-					t.Errorf("pod %s image %s is %s, the registry serves %s", p.Name, c.Image, c.ImageID, want)
+		// The pods of a replaced ReplicaSet may still be shutting down when the deploy returns.
+		var problems []string
+		err := wait.PollUntilContextTimeout(ctx, time.Second, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+			pods, err := cs.CoreV1().Pods(localNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + s})
+			if err != nil {
+				return false, err
+			}
+			problems = nil
+			// The image ID names where the node pulled it from (the status's image
+			// field shows any tag the node has for that content).
+			for _, p := range pods.Items {
+				for i, c := range p.Status.ContainerStatuses {
+					if p.Spec.Containers[i].Image != registryImage(s, "0.1.0") || c.ImageID != localRegistry+"/layering-detection-"+s+"@"+want {
+						problems = append(problems, p.Name+" runs "+p.Spec.Containers[i].Image+" ("+c.ImageID+")")
+					}
 				}
 			}
+			return len(pods.Items) > 0 && len(problems) == 0, nil
+		})
+		if err != nil {
+			t.Errorf("%s: want every pod on %s (%s, as the registry serves it): %v", s, registryImage(s, "0.1.0"), want, problems)
 		}
 	}
 }
