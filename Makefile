@@ -8,6 +8,9 @@ LDFLAGS := -s -w -X github.com/layering-detection/kubectl-layering/pkg/version.V
 SERVICES_LDFLAGS := -s -w -X github.com/layering-detection/kubectl-layering/services/version.Version=$(VERSION) \
 	-X github.com/layering-detection/kubectl-layering/services/version.Commit=$(GIT_COMMIT)
 export CGO_ENABLED := 0
+# Tests and harnesses talk to the local AWS only: without credentials the SDK
+# must not go looking for the EC2 metadata service (169.254.169.254) off this machine.
+export AWS_EC2_METADATA_DISABLED := true
 # The module proxy here has no checksum-database entries for these modules.
 export GONOSUMDB := k8s.io,sigs.k8s.io/metrics-server,github.com/external-secrets
 SERVICES := orchestrator layering wash-trading aggregator
