@@ -20,6 +20,10 @@ import (
 )
 
 // Config is what a local AWS is started with.
+// DefaultAccountID is the account served unless Config.AccountID names
+// another; not the overlays' placeholder 111122223333.
+const DefaultAccountID = "210987654321"
+
 type Config struct {
 	AccessKeyID     string
 	SecretAccessKey string
@@ -92,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Region = "us-east-1"
 	}
 	if cfg.AccountID == "" {
-		cfg.AccountID = "111122223333"
+		cfg.AccountID = DefaultAccountID
 	}
 	if cfg.RolloutStep == 0 {
 		cfg.RolloutStep = time.Second
