@@ -164,6 +164,7 @@ anything is applied, naming each value and how to fill it.`,
 		o.SettingsFlags.AddFlags(sub)
 		cmd.AddCommand(sub)
 	}
+	cmd.AddCommand(newCmdSettingsInit(f, streams))
 	return cmd
 }
 
