@@ -169,7 +169,7 @@ func (s *Server) handle(c *call, r *http.Request, body []byte) (any, *apiError) 
 	if err := s.verify(r, body, auth, c.svc.signingName, c.now); err != nil {
 		return nil, authError(c.proto, err)
 	}
-	if aerr := s.faults.apply(c.svc.name, c.op, c.proto); aerr != nil {
+	if aerr := s.faults.apply(c.svc.name, c.op, c.proto, s.cfg.AccountID); aerr != nil {
 		return nil, aerr
 	}
 	h, ok := c.svc.ops[c.op]

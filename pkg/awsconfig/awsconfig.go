@@ -93,7 +93,8 @@ func iamAction(op *smithy.OperationError) string {
 		return "(see the error)"
 	}
 	prefix := map[string]string{"CloudWatch": "cloudwatch", "CloudWatch Logs": "logs", "ECS": "ecs",
-		"Elastic Load Balancing v2": "elasticloadbalancing", "STS": "sts", "EFS": "elasticfilesystem", "Secrets Manager": "secretsmanager"}[op.ServiceID]
+		"Elastic Load Balancing v2": "elasticloadbalancing", "STS": "sts", "EFS": "elasticfilesystem", "Secrets Manager": "secretsmanager",
+		"Application Auto Scaling": "application-autoscaling"}[op.ServiceID]
 	if prefix == "" {
 		prefix = op.ServiceID
 	}

@@ -28,7 +28,9 @@ func arn(service, resource string) string {
 }
 
 // SecretARN is the ARN of layering-detection/prod/<name>.
-func SecretARN(name string) string { return arn("secretsmanager", "secret:layering-detection/prod/"+name+"-AbCdEf") }
+func SecretARN(name string) string {
+	return arn("secretsmanager", "secret:layering-detection/prod/"+name+"-AbCdEf")
+}
 
 // Baseline is the four services at task definition revision 2 (image 1.1.0).
 func Baseline() *ecsstate.Deployment {
