@@ -44,6 +44,7 @@ type SettingsInitOptions struct {
 	DryRun  bool
 
 	env     manifests.Env
+	keys    []string // the settings the environment uses
 	tree    *manifests.Tree
 	format  output.Format
 	clients kube.Clients
@@ -88,15 +89,14 @@ func (o *SettingsInitOptions) Validate() (err error) {
 	if o.Cluster == "" {
 		return usage("--cluster must name the ECS cluster")
 	}
+	if o.keys, err = o.uses(); err != nil {
+		return err
+	}
 	o.clients, err = o.factory.Clients()
 	return err
 }
 
 func (o *SettingsInitOptions) Run(ctx context.Context) error {
-	uses, err := o.uses()
-	if err != nil {
-		return err
-	}
 	if _, err := o.clients.ServerVersion(ctx); err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (o *SettingsInitOptions) Run(ctx context.Context) error {
 		return err
 	}
 	rep := &settingsInitReport{Env: o.env.Name, Cluster: o.Cluster, Account: d.Account, Region: d.Region, DryRun: o.DryRun,
-		Findings: settings.FromECS(o.env.Name, d, uses, stored, effective, sources), AWSCalls: calls}
+		Findings: settings.FromECS(o.env.Name, d, o.keys, stored, effective, sources), AWSCalls: calls}
 	values := settings.Settings{}
 	for _, f := range rep.Findings {
 		if f.Action == settings.ActionSet {
