@@ -744,7 +744,9 @@ func (in Input) loadBalancer() []Row {
 	return rows
 }
 
-func tls12(policy string) bool { return strings.Contains(policy, "TLS-1-2") || strings.Contains(policy, "TLS13-1-2") }
+func tls12(policy string) bool {
+	return strings.Contains(policy, "TLS-1-2") || strings.Contains(policy, "TLS13-1-2")
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -754,4 +756,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-

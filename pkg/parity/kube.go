@@ -16,7 +16,7 @@ import (
 // Kube is the Kubernetes side of one environment: rendered, or as it runs.
 type Kube struct {
 	Namespace       string
-	Deployments     map[string]*appsv1.Deployment                    // by name
+	Deployments     map[string]*appsv1.Deployment                     // by name
 	HPAs            map[string]*autoscalingv2.HorizontalPodAutoscaler // by the Deployment they scale
 	ConfigMaps      map[string]*corev1.ConfigMap
 	Claims          map[string]*corev1.PersistentVolumeClaim
