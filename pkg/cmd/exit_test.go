@@ -92,3 +92,18 @@ func TestSettingsInitInput(t *testing.T) {
 		}
 	}
 }
+
+// Requirement: parity --live compares what runs; render-side flags are refused.
+func TestParityInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"parity", "--env", "prod", "--live", "--image-tag", "1.1.0"},
+		{"parity", "--env", "prod", "--live", "--settings", "x.yaml"},
+	} {
+		if r := run(t, args...); r.code != 2 || !strings.Contains(r.stderr, "--live compares what runs") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	if r := run(t, "parity", "--env", "qa"); r.code != 2 || !strings.Contains(r.stderr, `unknown environment "qa"`) {
+		t.Errorf("unknown env: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func Compare(in Input) *Report {
 	if in.Live {
 		rep.Kubernetes = "live"
 	}
-	for _, s := range in.ECS.Services {
+	for _, s := range ordered(in.ECS.Services) {
 		svc := strings.TrimPrefix(s.Name, appPrefix)
 		d := in.Kube.Deployments[s.Name]
 		if d == nil {
@@ -73,6 +74,21 @@ func Compare(in Input) *Report {
 	}
 	rep.count()
 	return rep
+}
+
+// platform is the services' order in the report: as the pipeline calls them.
+var platform = []string{"orchestrator", "layering", "wash-trading", "aggregator"}
+
+func ordered(services []ecsstate.Service) []ecsstate.Service {
+	out := slices.Clone(services)
+	rank := func(s ecsstate.Service) int {
+		if i := slices.Index(platform, strings.TrimPrefix(s.Name, appPrefix)); i >= 0 {
+			return i
+		}
+		return len(platform)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
+	return out
 }
 
 func (in Input) service(svc string, s ecsstate.Service, d *appsv1.Deployment) []Row {
