@@ -104,11 +104,16 @@ func iamAction(op *smithy.OperationError) string {
 	if op == nil {
 		return "(see the error)"
 	}
+	return IAMAction(op.ServiceID, op.OperationName)
+}
+
+// IAMAction is the IAM action of an SDK service ID's operation.
+func IAMAction(serviceID, operation string) string {
 	prefix := map[string]string{"CloudWatch": "cloudwatch", "CloudWatch Logs": "logs", "ECS": "ecs",
 		"Elastic Load Balancing v2": "elasticloadbalancing", "STS": "sts", "EFS": "elasticfilesystem", "Secrets Manager": "secretsmanager",
-		"Application Auto Scaling": "application-autoscaling"}[op.ServiceID]
+		"Application Auto Scaling": "application-autoscaling"}[serviceID]
 	if prefix == "" {
-		prefix = op.ServiceID
+		prefix = serviceID
 	}
-	return prefix + ":" + op.OperationName
+	return prefix + ":" + operation
 }

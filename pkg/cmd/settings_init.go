@@ -109,12 +109,12 @@ func (o *SettingsInitOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d, calls, err := readECS(ctx, o.Cluster, effective["region"], "")
+	d, reader, err := readECS(ctx, o.Cluster, effective["region"], "")
 	if err != nil {
 		return err
 	}
 	rep := &settingsInitReport{Env: o.env.Name, Cluster: o.Cluster, Account: d.Account, Region: d.Region, DryRun: o.DryRun,
-		Findings: settings.FromECS(o.env.Name, d, o.keys, stored, effective, sources), AWSCalls: calls}
+		Findings: settings.FromECS(o.env.Name, d, o.keys, stored, effective, sources), AWSCalls: reader.Calls.Load(), IAMActions: reader.Actions()}
 	values := settings.Settings{}
 	for _, f := range rep.Findings {
 		if f.Action == settings.ActionSet {
@@ -171,14 +171,14 @@ func (o *SettingsInitOptions) effective(stored settings.Settings) (settings.Sett
 
 // readECS loads the AWS configuration and reads the ECS deployment, with the
 // ECS alarms (and environment eksEnv's EKS alarms, when it is not empty).
-func readECS(ctx context.Context, cluster, region, eksEnv string) (*ecsstate.Deployment, int64, error) {
+func readECS(ctx context.Context, cluster, region, eksEnv string) (*ecsstate.Deployment, *ecsstate.Reader, error) {
 	cfg, err := awsconfig.Load(ctx, region)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	set, err := alarms.LoadAlarms()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	r := ecsstate.NewReader(cfg, cluster)
 	for _, svc := range set.Services {
@@ -190,19 +190,20 @@ func readECS(ctx context.Context, cluster, region, eksEnv string) (*ecsstate.Dep
 		}
 	}
 	d, err := r.Read(ctx, cfg.Region)
-	return d, r.Calls.Load(), err
+	return d, r, err
 }
 
 // settingsInitReport is what init found, and what it stored.
 type settingsInitReport struct {
-	Env      string             `json:"env"`
-	Cluster  string             `json:"ecsCluster"`
-	Account  string             `json:"account"`
-	Region   string             `json:"region"`
-	DryRun   bool               `json:"dryRun,omitempty"`
-	Findings []settings.Finding `json:"settings"`
-	Written  bool               `json:"written"`
-	AWSCalls int64              `json:"awsCalls"`
+	Env        string             `json:"env"`
+	Cluster    string             `json:"ecsCluster"`
+	Account    string             `json:"account"`
+	Region     string             `json:"region"`
+	DryRun     bool               `json:"dryRun,omitempty"`
+	Findings   []settings.Finding `json:"settings"`
+	Written    bool               `json:"written"`
+	AWSCalls   int64              `json:"awsCalls"`
+	IAMActions []string           `json:"iamActions"` // what the read needed (docs/iam/settings-policy.json)
 }
 
 func (settingsInitReport) Header() []string { return []string{"KEY", "VALUE", "ACTION", "FROM"} }

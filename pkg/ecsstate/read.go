@@ -7,9 +7,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -33,6 +35,9 @@ type Reader struct {
 	AlarmNames []string // CloudWatch alarms to describe (the ECS ones, and with parity --live the EKS ones)
 	Calls      atomic.Int64
 
+	mu      sync.Mutex
+	actions map[string]bool // the IAM actions of the calls made
+
 	ecs *ecs.Client
 	efs *efs.Client
 	elb *elbv2.Client
@@ -44,11 +49,14 @@ type Reader struct {
 
 // NewReader returns a Reader of cluster with clients of cfg.
 func NewReader(cfg aws.Config, cluster string) *Reader {
-	r := &Reader{Cluster: cluster}
+	r := &Reader{Cluster: cluster, actions: map[string]bool{}}
 	count := func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("kubectl-layering-count",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				r.Calls.Add(1)
+				r.mu.Lock()
+				r.actions[awsconfig.IAMAction(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))] = true
+				r.mu.Unlock()
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}
@@ -60,6 +68,18 @@ func NewReader(cfg aws.Config, cluster string) *Reader {
 	r.aas = applicationautoscaling.NewFromConfig(cfg, func(o *applicationautoscaling.Options) { o.APIOptions = append(o.APIOptions, count) })
 	r.cw = cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.APIOptions = append(o.APIOptions, count) })
 	return r
+}
+
+// Actions are the IAM actions of the calls made so far, sorted.
+func (r *Reader) Actions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.actions))
+	for a := range r.actions {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Read reads the deployment: who we are, the services and their task
