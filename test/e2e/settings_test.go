@@ -23,9 +23,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/layering-detection/kubectl-layering/pkg/deploy"
+	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/settings"
 )
 
@@ -341,6 +347,85 @@ func TestSettingsFromECSAndParity(t *testing.T) {
 		rep, r := parity()
 		if got := rep.differing(); r.code != 1 || len(got) != 1 || got[0] != "layering min/max: 1..12 | 1..10" {
 			t.Errorf("parity after max capacity 12: exit %d, differing %q\n%s", r.code, got, r.stderr)
+		}
+	})
+
+	t.Run("LiveParityReadsTheRunningObjects", func(t *testing.T) {
+		if !madeNamespace {
+			t.Skipf("namespace %s existed before this test: its objects are not this test's to replace", prodNamespace)
+		}
+		// prod, rendered with the stored settings, applied for real but with
+		// no pods (its images are in no registry here; parity reads specs).
+		cfg := platformConfig(t)
+		installESOCRDs(ctx, t, cfg)
+		if _, err := cs.CoreV1().ResourceQuotas(prodNamespace).Create(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "no-pods"},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		r := run("render", "--env", "prod", "--image-tag", "1.1.0")
+		objs, err := manifests.ObjectsFromYAML([]byte(r.stdout))
+		if r.code != 0 || err != nil {
+			t.Fatalf("render: exit %d %v\n%s", r.code, err, r.stderr)
+		}
+		var apply []*unstructured.Unstructured
+		for _, o := range objs {
+			switch o.GetKind() {
+			case "StorageClass": // cluster-wide and not compared
+			case "PersistentVolume":
+				name := o.GetName()
+				t.Cleanup(func() { _ = cs.CoreV1().PersistentVolumes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+				apply = append(apply, o)
+			default:
+				apply = append(apply, o)
+			}
+		}
+		if _, err := platformApplier(t, cfg, deploy.DryRunNone).Apply(ctx, apply); err != nil {
+			t.Fatal(err)
+		}
+		// The EKS alarms, as the deploy pipeline's alarms sync makes them.
+		if r := run("settings", "set", "--env", "prod", "clusterName=layering-detection-eks"); r.code != 0 {
+			t.Fatalf("settings set: exit %d\n%s", r.code, r.stderr)
+		}
+		if r := run("alarms", "sync", "--env", "prod", "--allow-missing-metrics"); r.code != 0 {
+			t.Fatalf("alarms sync: exit %d\n%s", r.code, r.stderr)
+		}
+		live := func() (parityReport, pluginRun) {
+			t.Helper()
+			r := run("parity", "--env", "prod", "--live", "-o", "json")
+			var rep parityReport
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("parity --live printed no report (exit %d): %v\n%s", r.code, err, r.stderr)
+			}
+			return rep, r
+		}
+		// Only the log shipping (Fluent Bit, not deployed here) may differ.
+		notLogs := func(rep parityReport) []string {
+			var out []string
+			for _, row := range rep.Rows {
+				if row.Status == "differs" && !(row.Item == "log group" && strings.Contains(row.Kubernetes, "Fluent Bit is not deployed")) {
+					out = append(out, row.Service+" "+row.Item+": "+row.ECS+" | "+row.Kubernetes)
+				}
+			}
+			return out
+		}
+		rep, r := live()
+		if got := notLogs(rep); len(got) != 0 {
+			t.Errorf("parity --live of what render gave: differing %q\n%s", got, r.stderr)
+		}
+		for _, row := range rep.Rows {
+			if row.Service == "aggregator" && (row.Item == "alarm high-cpu" && row.Status != "by design" || row.Item == "secret PSEUDONYMIZATION_SALT" && row.Status != "ok" ||
+				row.Item == "volume /app/logs" && row.Status != "ok") {
+				t.Errorf("live row %+v", row)
+			}
+		}
+		// A change to what runs (not to the manifests) turns its row.
+		if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers(prodNamespace).Patch(ctx, "layering-detection-layering", types.MergePatchType,
+			[]byte(`{"spec":{"maxReplicas":7}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rep, r = live()
+		if got := notLogs(rep); r.code != 1 || len(got) != 1 || got[0] != "layering min/max: 1..10 | 1..7" {
+			t.Errorf("parity --live after the HPA's max became 7: exit %d, differing %q\n%s", r.code, got, r.stderr)
 		}
 	})
 
