@@ -163,7 +163,8 @@ kubectl-layering-settings of its namespace, where every operator and the CI
 pipeline see the same values; render, diff and deploy use them, and
 --settings FILE overrides them for one run. The plugin's embedded values are
 placeholders: deploying an environment that still has one is refused before
-anything is applied, naming each value and how to fill it.`,
+anything is applied, naming each value and how to fill it. settings init
+--from-ecs fills them from the running ECS deployment.`,
 		Args: cobra.NoArgs,
 	}
 	for _, action := range []struct{ use, short, example string }{
