@@ -17,6 +17,7 @@ import (
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/output"
 	"github.com/layering-detection/kubectl-layering/pkg/parity"
+	"github.com/layering-detection/kubectl-layering/pkg/settings"
 	"github.com/layering-detection/kubectl-layering/pkg/verify"
 )
 
@@ -154,6 +155,14 @@ func (o *ParityOptions) kubernetes(ctx context.Context) (*parity.Kube, string, e
 	}
 	if clients == nil {
 		fmt.Fprintf(o.ErrOut, "no cluster reachable: %s renders with its embedded settings (and --settings FILE)\n", o.env.Name)
+	}
+	if problems := settings.Check(o.env.Name, r.values); len(problems) > 0 {
+		var keys []string
+		for _, p := range problems {
+			keys = append(keys, p.Key)
+		}
+		fmt.Fprintf(o.ErrOut, "note: settings of %s still hold placeholders (%s): the rows that use them differ; kubectl layering settings init --env %s --from-ecs fills them\n",
+			o.env.Name, strings.Join(keys, ", "), o.env.Name)
 	}
 	tree, err := r.tree(o.tree, o.env.Name)
 	if err != nil {
