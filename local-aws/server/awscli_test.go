@@ -202,16 +202,16 @@ func TestAWSCLILogs(t *testing.T) {
 // Application Auto Scaling, EFS restJson1, Secrets Manager).
 func TestAWSCLIOtherServices(t *testing.T) {
 	ts := startServer(t)
-	if m := ts.mustCLI(t, "sts", "get-caller-identity"); m["Account"] != "111122223333" {
+	if m := ts.mustCLI(t, "sts", "get-caller-identity"); m["Account"] != "210987654321" {
 		t.Fatalf("sts: %v", m)
 	}
 	if m := ts.mustCLI(t, "application-autoscaling", "describe-scalable-targets", "--service-namespace", "ecs"); len(m["ScalableTargets"].([]any)) != 4 {
 		t.Fatalf("scalable targets: %v", m)
 	}
-	if m := ts.mustCLI(t, "efs", "describe-access-points", "--file-system-id", "fs-0123456789abcdef0"); dig(m, "AccessPoints", 2, "RootDirectory", "Path") != "/logs" {
+	if m := ts.mustCLI(t, "efs", "describe-access-points", "--file-system-id", "fs-0a7c3e91b25d48f60"); dig(m, "AccessPoints", 2, "RootDirectory", "Path") != "/logs" {
 		t.Fatalf("access points: %v", m)
 	}
-	if m := ts.mustCLI(t, "secretsmanager", "describe-secret", "--secret-id", "layering-detection/prod/pseudonymization-salt"); !strings.HasPrefix(dig(m, "ARN").(string), "arn:aws:secretsmanager:us-east-1:111122223333:secret:layering-detection/prod/pseudonymization-salt-") {
+	if m := ts.mustCLI(t, "secretsmanager", "describe-secret", "--secret-id", "layering-detection/prod/pseudonymization-salt"); !strings.HasPrefix(dig(m, "ARN").(string), "arn:aws:secretsmanager:us-east-1:210987654321:secret:layering-detection/prod/pseudonymization-salt-") {
 		t.Fatalf("secret: %v", m)
 	}
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -242,6 +244,7 @@ func ecsAPI() *service {
 			"DescribeServices":       op(ecsDescribeServices),
 			"DescribeTaskDefinition": op(ecsDescribeTaskDefinition),
 			"UpdateService":          op(ecsUpdateService),
+			"RegisterTaskDefinition": op(ecsRegisterTaskDefinition),
 		},
 	}
 }
@@ -455,6 +458,79 @@ func ecsDescribeTaskDefinition(s *Server, c *call, in *ecsDescribeTaskDefinition
 		out.Tags = []ecsTag{}
 	}
 	return out, nil
+}
+
+type ecsRegisterTaskDefinitionIn struct {
+	Family                  string            `json:"family"`
+	ContainerDefinitions    []ecsContainerDef `json:"containerDefinitions"`
+	Volumes                 []ecsVolume       `json:"volumes"`
+	TaskRoleArn             string            `json:"taskRoleArn"`
+	ExecutionRoleArn        string            `json:"executionRoleArn"`
+	NetworkMode             string            `json:"networkMode"`
+	RequiresCompatibilities []string          `json:"requiresCompatibilities"`
+	CPU                     string            `json:"cpu"`
+	Memory                  string            `json:"memory"`
+	RuntimePlatform         map[string]string `json:"runtimePlatform"`
+	Tags                    []ecsTag          `json:"tags"`
+}
+
+var ecsFamilyName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
+
+// ecsRegisterTaskDefinition adds the family's next revision, ACTIVE, as ECS
+// does (a new family starts at 1); services keep theirs until UpdateService.
+func ecsRegisterTaskDefinition(s *Server, c *call, in *ecsRegisterTaskDefinitionIn) (any, error) {
+	if !ecsFamilyName.MatchString(in.Family) {
+		return nil, badRequest("ClientException", "Family must be 1-255 letters (uppercase and lowercase), numbers, hyphens and underscores.")
+	}
+	if len(in.ContainerDefinitions) == 0 {
+		return nil, badRequest("ClientException", "Container list cannot be empty.")
+	}
+	for i := range in.ContainerDefinitions {
+		ct := &in.ContainerDefinitions[i]
+		if ct.Name == "" || ct.Image == "" {
+			return nil, badRequest("ClientException", "Container.name and Container.image should not be null or empty.")
+		}
+		for _, m := range ct.MountPoints {
+			if !slices.ContainsFunc(in.Volumes, func(v ecsVolume) bool { return v.Name == m.SourceVolume }) {
+				return nil, badRequest("ClientException", "Invalid 'containerPath' setting for container '%s': unknown volume %s.", ct.Name, m.SourceVolume)
+			}
+		}
+		normalizeContainer(ct)
+	}
+	if slices.Contains(in.RequiresCompatibilities, "FARGATE") && (in.CPU == "" || in.Memory == "") {
+		return nil, badRequest("ClientException", "Fargate requires that 'cpu' be defined at the task level.")
+	}
+	revision := 0
+	for _, td := range s.st.ECS.TaskDefinitions {
+		if td.Family == in.Family {
+			revision = max(revision, td.Revision)
+		}
+	}
+	revision++
+	td := ecsTaskDefinition{
+		TaskDefinitionArn:    s.st.arn("ecs", fmt.Sprintf("task-definition/%s:%d", in.Family, revision)),
+		ContainerDefinitions: in.ContainerDefinitions, Family: in.Family, TaskRoleArn: in.TaskRoleArn, ExecutionRoleArn: in.ExecutionRoleArn,
+		NetworkMode: cmp.Or(in.NetworkMode, "bridge"), Revision: revision, Volumes: orEmpty(in.Volumes), Status: "ACTIVE",
+		PlacementConstraints: []map[string]any{}, Compatibilities: []string{"EC2", "FARGATE"},
+		RequiresCompatibilities: orEmpty(in.RequiresCompatibilities), CPU: in.CPU, Memory: in.Memory, RuntimePlatform: in.RuntimePlatform,
+		RegisteredAt: c.now, RegisteredBy: "arn:aws:iam::" + s.st.AccountID + ":user/local-aws",
+	}
+	s.st.ECS.TaskDefinitions = append(s.st.ECS.TaskDefinitions, td)
+	c.dirty = true
+	out := struct {
+		TaskDefinition ecsTaskDefinition `json:"taskDefinition"`
+		Tags           []ecsTag          `json:"tags"`
+	}{td, orEmpty(in.Tags)}
+	return out, nil
+}
+
+// normalizeContainer gives a registered container the empty lists ECS returns.
+func normalizeContainer(ct *ecsContainerDef) {
+	ct.PortMappings, ct.Environment, ct.MountPoints = orEmpty(ct.PortMappings), orEmpty(ct.Environment), orEmpty(ct.MountPoints)
+	ct.VolumesFrom, ct.SystemControls = orEmpty(ct.VolumesFrom), orEmpty(ct.SystemControls)
+	if ct.LogConfiguration != nil && ct.LogConfiguration.SecretOptions == nil {
+		ct.LogConfiguration.SecretOptions = []map[string]any{}
+	}
 }
 
 type ecsUpdateServiceIn struct {

@@ -44,7 +44,7 @@ func TestECSSeedIsTheBaseline(t *testing.T) {
 	d := td.TaskDefinition
 	ct := d.ContainerDefinitions[0]
 	if d.Revision != 2 || aws.ToString(d.Cpu) != "512" || aws.ToString(d.Memory) != "512" || aws.ToString(ct.Name) != "aggregator-container" ||
-		len(ct.Secrets) != 2 || len(d.Volumes) != 2 || aws.ToString(d.Volumes[1].EfsVolumeConfiguration.AuthorizationConfig.AccessPointId) != "fsap-0000000000000003c" ||
+		len(ct.Secrets) != 2 || len(d.Volumes) != 2 || aws.ToString(d.Volumes[1].EfsVolumeConfiguration.AuthorizationConfig.AccessPointId) != "fsap-0e9a4b7c2d5f1a803" ||
 		ct.LogConfiguration.Options["awslogs-group"] != "/ecs/layering-detection/aggregator" || ct.HealthCheck.Interval == nil || *ct.HealthCheck.Interval != 30 {
 		t.Fatalf("aggregator task definition = %+v", d)
 	}
@@ -139,4 +139,66 @@ func TestECSUpdateServiceRolloutAndWaiter(t *testing.T) {
 	if !strings.Contains(aws.ToString(f.Events[0].Message), "has reached a steady state") {
 		t.Fatalf("latest event: %s", aws.ToString(f.Events[0].Message))
 	}
+}
+
+// Requirement: RegisterTaskDefinition adds the family's next revision (what a
+// deploy pipeline registers before UpdateService); DescribeTaskDefinition by
+// family then returns it, and UpdateService rolls the service onto it.
+func TestECSRegisterTaskDefinitionNextRevision(t *testing.T) {
+	ts := startServer(t)
+	c := ecs.NewFromConfig(ts.cfg)
+	cur, err := c.DescribeTaskDefinition(ctx(t), &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("layering-detection-orchestrator")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cur.TaskDefinition
+	ct := d.ContainerDefinitions[0]
+	for i, kv := range ct.Environment {
+		if aws.ToString(kv.Name) == "MAX_RETRIES" {
+			ct.Environment[i].Value = aws.String("5")
+		}
+	}
+	out, err := c.RegisterTaskDefinition(ctx(t), &ecs.RegisterTaskDefinitionInput{Family: d.Family, ContainerDefinitions: []ecstypes.ContainerDefinition{ct},
+		Volumes: d.Volumes, Cpu: d.Cpu, Memory: d.Memory, NetworkMode: d.NetworkMode, RequiresCompatibilities: d.RequiresCompatibilities,
+		TaskRoleArn: d.TaskRoleArn, ExecutionRoleArn: d.ExecutionRoleArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.TaskDefinition.Revision != 3 || !strings.HasSuffix(aws.ToString(out.TaskDefinition.TaskDefinitionArn), ":task-definition/layering-detection-orchestrator:3") ||
+		len(out.TaskDefinition.Volumes) != 1 || aws.ToString(out.TaskDefinition.Volumes[0].EfsVolumeConfiguration.AuthorizationConfig.AccessPointId) != "fsap-04d1e8a2b7c3f5901" {
+		t.Fatalf("registered %+v", out.TaskDefinition)
+	}
+	latest, err := c.DescribeTaskDefinition(ctx(t), &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("layering-detection-orchestrator")})
+	if err != nil || latest.TaskDefinition.Revision != 3 {
+		t.Fatalf("latest revision: %v %v", latest, err)
+	}
+	env := map[string]string{}
+	for _, kv := range latest.TaskDefinition.ContainerDefinitions[0].Environment {
+		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	if env["MAX_RETRIES"] != "5" || env["LAYERING_SERVICE_URL"] != "http://layering-service:8001" {
+		t.Fatalf("environment of revision 3: %v", env)
+	}
+	up, err := c.UpdateService(ctx(t), &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String("layering-detection-orchestrator"),
+		TaskDefinition: aws.String("layering-detection-orchestrator:3")})
+	if err != nil || !strings.HasSuffix(aws.ToString(up.Service.TaskDefinition), ":3") {
+		t.Fatalf("UpdateService to revision 3: %v %v", up, err)
+	}
+	// A new family starts at 1; a container without an image or a mount of an unknown volume is refused.
+	n, err := c.RegisterTaskDefinition(ctx(t), &ecs.RegisterTaskDefinitionInput{Family: aws.String("other"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("c"), Image: aws.String("busybox")}}})
+	if err != nil || n.TaskDefinition.Revision != 1 {
+		t.Fatalf("new family: %v %v", n, err)
+	}
+	nr := ecs.NewFromConfig(ts.noRetry())
+	_, err = nr.RegisterTaskDefinition(ctx(t), &ecs.RegisterTaskDefinitionInput{Family: aws.String("other"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("c")}}})
+	assertAPIError(t, err, "ClientException", http.StatusBadRequest)
+	_, err = nr.RegisterTaskDefinition(ctx(t), &ecs.RegisterTaskDefinitionInput{Family: aws.String("other"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("c"), Image: aws.String("busybox"),
+			MountPoints: []ecstypes.MountPoint{{SourceVolume: aws.String("nope"), ContainerPath: aws.String("/x")}}}}})
+	assertAPIError(t, err, "ClientException", http.StatusBadRequest)
+	_, err = nr.RegisterTaskDefinition(ctx(t), &ecs.RegisterTaskDefinitionInput{Family: aws.String("bad family"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("c"), Image: aws.String("busybox")}}})
+	assertAPIError(t, err, "ClientException", http.StatusBadRequest)
 }

@@ -36,7 +36,7 @@ func TestELBSeededLoadBalancer(t *testing.T) {
 		t.Fatalf("load balancer %+v", lb)
 	}
 	if aws.ToInt32(h.Port) != 80 || aws.ToInt32(s.Port) != 443 || aws.ToString(s.SslPolicy) != "ELBSecurityPolicy-TLS-1-2-2017-01" ||
-		aws.ToString(s.Certificates[0].CertificateArn) != "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000002" {
+		aws.ToString(s.Certificates[0].CertificateArn) != "arn:aws:acm:us-east-1:210987654321:certificate/3f6b2a1c-8d4e-4f7a-9b0c-5e1d2c3b4a69" {
 		t.Fatalf("listeners %+v %+v", h, s)
 	}
 	rules, err := c.DescribeRules(ctx(t), &elb.DescribeRulesInput{ListenerArn: h.ListenerArn})

@@ -54,6 +54,26 @@ func throttlingError(p protocol) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Code: "ThrottlingException", QueryCode: "Throttling", Message: "Rate exceeded"}
 }
 
+// iamPrefix is the IAM service prefix of a service's actions.
+var iamPrefix = map[string]string{"efs": "elasticfilesystem", "elbv2": "elasticloadbalancing"}
+
+// accessDenied is what AWS answers a caller whose policies do not allow the
+// action: AccessDenied (403) in awsquery, AccessDeniedException elsewhere.
+func accessDenied(p protocol, svc, op, account string) *apiError {
+	action := svc + ":" + op
+	if prefix, ok := iamPrefix[svc]; ok {
+		action = prefix + ":" + op
+	}
+	msg := fmt.Sprintf("User: arn:aws:iam::%s:user/local-aws is not authorized to perform: %s because no identity-based policy allows the %s action", account, action, action)
+	switch p {
+	case awsQuery:
+		return errorf(http.StatusForbidden, "AccessDenied", "%s", msg)
+	case restJSON:
+		return errorf(http.StatusForbidden, "AccessDeniedException", "%s", msg)
+	}
+	return &apiError{Status: http.StatusBadRequest, Code: "AccessDeniedException", QueryCode: "AccessDenied", Message: msg}
+}
+
 func serverError(p protocol, status int) *apiError {
 	code, msg := "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."
 	if status == http.StatusServiceUnavailable {

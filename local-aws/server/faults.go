@@ -15,7 +15,7 @@ const controlPrefix = "/_local-aws/"
 type Fault struct {
 	Service   string `json:"service"`             // "ecs", "cloudwatch", …, or "*"
 	Operation string `json:"operation"`           // "DescribeServices", …, or "*"
-	Kind      string `json:"kind"`                // "throttle", "error" or "latency"
+	Kind      string `json:"kind"`                // "throttle", "error", "deny" or "latency"
 	Status    int    `json:"status,omitempty"`    // error: 500 (default) or 503
 	LatencyMS int    `json:"latencyMs,omitempty"` // latency: added delay
 	Count     int    `json:"count,omitempty"`     // requests to affect; 0 means until cleared
@@ -27,7 +27,7 @@ func (f *Fault) validate() error {
 		return fmt.Errorf(`"service" and "operation" are required ("*" matches any)`)
 	}
 	switch f.Kind {
-	case "throttle":
+	case "throttle", "deny":
 	case "error":
 		if f.Status == 0 {
 			f.Status = http.StatusInternalServerError
@@ -40,7 +40,7 @@ func (f *Fault) validate() error {
 			return fmt.Errorf(`"latencyMs" of a latency fault must be 1..120000`)
 		}
 	default:
-		return fmt.Errorf(`"kind" must be throttle, error or latency, not %q`, f.Kind)
+		return fmt.Errorf(`"kind" must be throttle, error, deny or latency, not %q`, f.Kind)
 	}
 	if f.Count < 0 {
 		return fmt.Errorf(`"count" must be 0 (until cleared) or more`)
@@ -57,7 +57,7 @@ func newFaultTable() *faultTable { return &faultTable{} }
 
 // apply sleeps for matching latency faults and returns the first matching
 // throttle or error fault as the protocol's error.
-func (t *faultTable) apply(svc, op string, p protocol) *apiError {
+func (t *faultTable) apply(svc, op string, p protocol, account string) *apiError {
 	var delay time.Duration
 	var failure *apiError
 	t.mu.Lock()
@@ -78,6 +78,11 @@ func (t *faultTable) apply(svc, op string, p protocol) *apiError {
 			if failure == nil {
 				f.Hits++
 				failure = serverError(p, f.Status)
+			}
+		case "deny":
+			if failure == nil {
+				f.Hits++
+				failure = accessDenied(p, svc, op, account)
 			}
 		}
 	}

@@ -138,7 +138,7 @@ func TestCloudWatchJSON10(t *testing.T) {
 	ts := startServer(t)
 	h := map[string]string{"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "GraniteServiceVersion20100801.GetDashboard", "X-Amzn-Query-Mode": "true"}
 	resp, body := ts.rawCall(t, "monitoring", h, `{"DashboardName":"layering-detection-dashboard"}`)
-	if resp.StatusCode != 200 || !strings.Contains(body, `"DashboardArn":"arn:aws:cloudwatch::111122223333:dashboard/layering-detection-dashboard"`) {
+	if resp.StatusCode != 200 || !strings.Contains(body, `"DashboardArn":"arn:aws:cloudwatch::210987654321:dashboard/layering-detection-dashboard"`) {
 		t.Fatalf("%s %s", resp.Status, body)
 	}
 	resp, body = ts.rawCall(t, "monitoring", h, `{"DashboardName":"nope"}`)

@@ -80,11 +80,11 @@ func TestEFS(t *testing.T) {
 	ts := startServer(t)
 	c := efs.NewFromConfig(ts.noRetry())
 	fs, err := c.DescribeFileSystems(ctx(t), &efs.DescribeFileSystemsInput{})
-	if err != nil || len(fs.FileSystems) != 1 || aws.ToString(fs.FileSystems[0].FileSystemId) != "fs-0123456789abcdef0" || !aws.ToBool(fs.FileSystems[0].Encrypted) {
+	if err != nil || len(fs.FileSystems) != 1 || aws.ToString(fs.FileSystems[0].FileSystemId) != "fs-0a7c3e91b25d48f60" || !aws.ToBool(fs.FileSystems[0].Encrypted) {
 		t.Fatalf("%v %+v", err, fs)
 	}
 	var paths []string
-	p := efs.NewDescribeAccessPointsPaginator(c, &efs.DescribeAccessPointsInput{FileSystemId: aws.String("fs-0123456789abcdef0"), MaxResults: aws.Int32(2)})
+	p := efs.NewDescribeAccessPointsPaginator(c, &efs.DescribeAccessPointsInput{FileSystemId: aws.String("fs-0a7c3e91b25d48f60"), MaxResults: aws.Int32(2)})
 	pages := 0
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx(t))
@@ -99,7 +99,7 @@ func TestEFS(t *testing.T) {
 			paths = append(paths, aws.ToString(ap.AccessPointId)+"="+aws.ToString(ap.RootDirectory.Path))
 		}
 	}
-	if pages != 2 || strings.Join(paths, ",") != "fsap-0000000000000001a=/input,fsap-0000000000000002b=/output,fsap-0000000000000003c=/logs" {
+	if pages != 2 || strings.Join(paths, ",") != "fsap-04d1e8a2b7c3f5901=/input,fsap-0b5f2c9e6a1d3e702=/output,fsap-0e9a4b7c2d5f1a803=/logs" {
 		t.Fatalf("%d pages: %v", pages, paths)
 	}
 	_, err = c.DescribeFileSystems(ctx(t), &efs.DescribeFileSystemsInput{FileSystemId: aws.String("fs-nope")})

@@ -10,16 +10,18 @@ import (
 )
 
 // The seed is the ECS deployment as Terraform left it
-// (shared/spec/ecs-baseline.md), with the identifiers of the prod overlay
-// (embedded/manifests/overlays/prod/settings.yaml).
+// (shared/spec/ecs-baseline.md). Its identifiers are an account's real-looking
+// ones, none of them the embedded overlays' placeholders, so that what
+// `kubectl layering settings init --from-ecs` finds is told from what the
+// plugin was built with.
 
 const (
 	appName       = "layering-detection"
 	clusterName   = "layering-detection-cluster"
 	seedEnv       = "prod"
 	imageTag      = "1.1.0" // revision 2, the running one; revision 1 runs 1.0.0
-	efsID         = "fs-0123456789abcdef0"
-	certificateID = "00000000-0000-0000-0000-000000000002"
+	efsID         = "fs-0a7c3e91b25d48f60"
+	certificateID = "3f6b2a1c-8d4e-4f7a-9b0c-5e1d2c3b4a69"
 )
 
 type baselineService struct {
@@ -41,9 +43,9 @@ var baseline = []baselineService{
 
 // accessPoints are the EFS access points: name, id, directory.
 var accessPoints = [][3]string{
-	{"input", "fsap-0000000000000001a", "/input"},
-	{"output", "fsap-0000000000000002b", "/output"},
-	{"logs", "fsap-0000000000000003c", "/logs"},
+	{"input", "fsap-04d1e8a2b7c3f5901", "/input"},
+	{"output", "fsap-0b5f2c9e6a1d3e702", "/output"},
+	{"logs", "fsap-0e9a4b7c2d5f1a803", "/logs"},
 }
 
 func (st *State) arn(service, resource string) string {

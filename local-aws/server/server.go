@@ -20,6 +20,10 @@ import (
 )
 
 // Config is what a local AWS is started with.
+// DefaultAccountID is the account served unless Config.AccountID names
+// another; not the overlays' placeholder 111122223333.
+const DefaultAccountID = "210987654321"
+
 type Config struct {
 	AccessKeyID     string
 	SecretAccessKey string
@@ -92,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Region = "us-east-1"
 	}
 	if cfg.AccountID == "" {
-		cfg.AccountID = "111122223333"
+		cfg.AccountID = DefaultAccountID
 	}
 	if cfg.RolloutStep == 0 {
 		cfg.RolloutStep = time.Second
@@ -165,7 +169,7 @@ func (s *Server) handle(c *call, r *http.Request, body []byte) (any, *apiError) 
 	if err := s.verify(r, body, auth, c.svc.signingName, c.now); err != nil {
 		return nil, authError(c.proto, err)
 	}
-	if aerr := s.faults.apply(c.svc.name, c.op, c.proto); aerr != nil {
+	if aerr := s.faults.apply(c.svc.name, c.op, c.proto, s.cfg.AccountID); aerr != nil {
 		return nil, aerr
 	}
 	h, ok := c.svc.ops[c.op]

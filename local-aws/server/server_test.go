@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 )
 
 // Requirement: state survives a restart: what a client wrote is there when a
@@ -76,4 +78,28 @@ func TestMalformedBodies(t *testing.T) {
 	_, err := cloudwatch.NewFromConfig(ts.noRetry()).PutMetricAlarm(ctx(t), &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("x"), EvaluationPeriods: aws.Int32(1),
 		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, Namespace: aws.String("T"), MetricName: aws.String("m"), Statistic: cwtypes.StatisticAverage, Period: aws.Int32(61)})
 	assertAPIError(t, err, "InvalidParameterValue", http.StatusBadRequest)
+}
+
+// Requirement: a "deny" fault answers as AWS answers a caller whose policies
+// do not allow the action, naming it, in each protocol's spelling.
+func TestDenyFaultIsAccessDenied(t *testing.T) {
+	ts := startServer(t)
+	ts.inject(t, Fault{Service: "ecs", Operation: "DescribeTaskDefinition", Kind: "deny"})
+	ts.inject(t, Fault{Service: "elbv2", Operation: "*", Kind: "deny"})
+	ts.inject(t, Fault{Service: "efs", Operation: "*", Kind: "deny"})
+	_, err := ecs.NewFromConfig(ts.noRetry()).DescribeTaskDefinition(ctx(t), &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("layering-detection-layering")})
+	assertAPIError(t, err, "AccessDeniedException", http.StatusBadRequest)
+	if !strings.Contains(err.Error(), "not authorized to perform: ecs:DescribeTaskDefinition") {
+		t.Errorf("the action is not named: %v", err)
+	}
+	_, err = elasticloadbalancingv2.NewFromConfig(ts.noRetry()).DescribeLoadBalancers(ctx(t), &elasticloadbalancingv2.DescribeLoadBalancersInput{})
+	assertAPIError(t, err, "AccessDenied", http.StatusForbidden)
+	if !strings.Contains(err.Error(), "elasticloadbalancing:DescribeLoadBalancers") {
+		t.Errorf("the action is not named: %v", err)
+	}
+	_, err = efs.NewFromConfig(ts.noRetry()).DescribeFileSystems(ctx(t), &efs.DescribeFileSystemsInput{})
+	assertAPIError(t, err, "AccessDeniedException", http.StatusForbidden)
+	if _, err := ecs.NewFromConfig(ts.noRetry()).ListServices(ctx(t), &ecs.ListServicesInput{Cluster: aws.String(cluster)}); err != nil {
+		t.Errorf("another operation is allowed: %v", err)
+	}
 }

@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// stateVersion changes when the file's shape changes; an older file is reseeded.
-const stateVersion = 1
+// stateVersion changes when the file's shape or the seed's identifiers
+// change; an older file is reseeded.
+const stateVersion = 2
 
 // State is everything local-aws holds, persisted as one JSON file.
 type State struct {

@@ -19,7 +19,7 @@ func TestSTSGetCallerIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(out.Account) != "111122223333" || !strings.HasSuffix(aws.ToString(out.Arn), ":user/local-aws") {
+	if aws.ToString(out.Account) != "210987654321" || !strings.HasSuffix(aws.ToString(out.Arn), ":user/local-aws") {
 		t.Fatalf("identity = %s %s", aws.ToString(out.Account), aws.ToString(out.Arn))
 	}
 }

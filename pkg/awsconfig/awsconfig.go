@@ -69,6 +69,8 @@ func Explain(err error) error {
 	var api smithy.APIError
 	var netErr *net.OpError
 	switch {
+	case errors.As(err, &api) && isBadCredentials(api.ErrorCode()):
+		return &SetupError{fmt.Errorf("the AWS credentials were refused for %s (%s: %s): check AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the clock", action, api.ErrorCode(), api.ErrorMessage())}
 	case errors.As(err, &api) && isAccessDenied(api.ErrorCode()):
 		return &SetupError{fmt.Errorf("access denied for %s (%s): grant the IAM action %s to these credentials (docs/iam/)", action, api.ErrorMessage(), iamAction(op))}
 	case errors.As(err, &api) && retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool():
@@ -81,7 +83,17 @@ func Explain(err error) error {
 
 func isAccessDenied(code string) bool {
 	switch code {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch":
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+		return true
+	}
+	return false
+}
+
+// isBadCredentials tells the codes of keys AWS does not accept (unknown, wrong
+// secret, expired): no policy would help.
+func isBadCredentials(code string) bool {
+	switch code {
+	case "UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidSignatureException", "ExpiredToken", "ExpiredTokenException":
 		return true
 	}
 	return false
@@ -92,10 +104,16 @@ func iamAction(op *smithy.OperationError) string {
 	if op == nil {
 		return "(see the error)"
 	}
+	return IAMAction(op.ServiceID, op.OperationName)
+}
+
+// IAMAction is the IAM action of an SDK service ID's operation.
+func IAMAction(serviceID, operation string) string {
 	prefix := map[string]string{"CloudWatch": "cloudwatch", "CloudWatch Logs": "logs", "ECS": "ecs",
-		"Elastic Load Balancing v2": "elasticloadbalancing", "STS": "sts", "EFS": "elasticfilesystem", "Secrets Manager": "secretsmanager"}[op.ServiceID]
+		"Elastic Load Balancing v2": "elasticloadbalancing", "STS": "sts", "EFS": "elasticfilesystem", "Secrets Manager": "secretsmanager",
+		"Application Auto Scaling": "application-autoscaling"}[serviceID]
 	if prefix == "" {
-		prefix = op.ServiceID
+		prefix = serviceID
 	}
-	return prefix + ":" + op.OperationName
+	return prefix + ":" + operation
 }

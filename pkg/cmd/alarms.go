@@ -12,7 +12,6 @@ import (
 	"github.com/layering-detection/kubectl-layering/pkg/alarms"
 	"github.com/layering-detection/kubectl-layering/pkg/awsconfig"
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
-	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
 	"github.com/layering-detection/kubectl-layering/pkg/output"
 )
@@ -130,13 +129,7 @@ func (o *AlarmsOptions) print(rep *alarms.Report, err error) error {
 
 // syncer is the CloudWatch client and the alarms' target from the environment's settings.
 func (o *AlarmsOptions) syncer(ctx context.Context) (*alarms.Syncer, error) {
-	var clients *kube.Clients
-	if c, err := o.factory.Clients(); err == nil {
-		if _, err := c.ServerVersion(ctx); err == nil {
-			clients = &c // stored settings, when a cluster is at hand
-		}
-	}
-	r, err := o.resolve(ctx, o.tree, o.env, clients)
+	r, err := o.resolve(ctx, o.tree, o.env, reachable(ctx, o.factory)) // stored settings, when a cluster is at hand
 	if err != nil {
 		return nil, err
 	}

@@ -73,3 +73,37 @@ func TestDeployClientDryRun(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// Requirement (issue 13): settings init says what is wrong with its input
+// before it reaches AWS or the cluster (exit 2).
+func TestSettingsInitInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"settings", "init", "--env", "prod"}, "settings init needs --from-ecs"},
+		{[]string{"settings", "init", "--env", "local", "--from-ecs"}, "environment local uses no AWS settings"},
+		{[]string{"settings", "init", "--from-ecs"}, "--env is required"},
+		{[]string{"settings", "init", "--env", "prod", "--from-ecs", "--cluster", ""}, "--cluster must name the ECS cluster"},
+	} {
+		r := run(t, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// Requirement: parity --live compares what runs; render-side flags are refused.
+func TestParityInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"parity", "--env", "prod", "--live", "--image-tag", "1.1.0"},
+		{"parity", "--env", "prod", "--live", "--settings", "x.yaml"},
+	} {
+		if r := run(t, args...); r.code != 2 || !strings.Contains(r.stderr, "--live compares what runs") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	if r := run(t, "parity", "--env", "qa"); r.code != 2 || !strings.Contains(r.stderr, `unknown environment "qa"`) {
+		t.Errorf("unknown env: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -18,19 +19,21 @@ type RenderOptions struct {
 	SettingsFlags
 	Monitoring bool
 
-	tree   *manifests.Tree
-	images deploy.ImageOverrides
+	tree    *manifests.Tree
+	images  deploy.ImageOverrides
+	factory Factory
 	genericiooptions.IOStreams
 }
 
-func NewCmdRender(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &RenderOptions{IOStreams: streams}
+func NewCmdRender(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &RenderOptions{IOStreams: streams, factory: f}
 	cmd := &cobra.Command{
 		Use:   "render --env ENV",
 		Short: "Print the fully built manifests of one environment",
 		Long: `Print the fully built manifests of one environment as YAML, exactly as
-deploy would apply them (with the same --image-tag and --image overrides).
-Nothing is sent to the cluster.
+deploy would apply them (with the same --image-tag and --image overrides,
+and the environment's settings stored in the cluster when it answers; else
+the embedded ones, as stderr says). Nothing is changed in the cluster.
 
 --monitoring prints the cluster-level log shipping (Fluent Bit to CloudWatch)
 instead, which is shared by all environments of a cluster, with --env's
@@ -70,7 +73,7 @@ func (o *RenderOptions) Validate() error {
 	return err
 }
 
-func (o *RenderOptions) Run(context.Context) error {
+func (o *RenderOptions) Run(ctx context.Context) error {
 	if o.Monitoring {
 		r := &resolved{values: settings.Settings{}}
 		if o.Env == "" && o.SettingsFile != "" {
@@ -96,14 +99,18 @@ func (o *RenderOptions) Run(context.Context) error {
 		_, err = o.Out.Write(m.YAML)
 		return err
 	}
-	// Offline: the embedded settings under --settings FILE (deploy also reads the cluster's).
+	// The settings deploy would use: the cluster's when it answers, under --settings FILE.
 	env, err := o.Resolve(o.tree)
 	if err != nil {
 		return err
 	}
-	r, err := o.resolve(context.Background(), o.tree, env, nil)
+	clients := reachable(ctx, o.factory)
+	r, err := o.resolve(ctx, o.tree, env, clients)
 	if err != nil {
 		return err
+	}
+	if clients == nil && len(settings.Check(env.Name, r.values)) > 0 {
+		fmt.Fprintf(o.ErrOut, "no cluster reachable: %s renders with its embedded settings, placeholders among them (kubectl layering settings show)\n", env.Name)
 	}
 	tree, err := r.tree(o.tree, o.Env)
 	if err != nil {

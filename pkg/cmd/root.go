@@ -62,7 +62,7 @@ func NewRootCommand(streams genericiooptions.IOStreams, f Factory) (*cobra.Comma
 	})
 	root.AddCommand(
 		NewCmdEnvs(streams),
-		NewCmdRender(streams),
+		NewCmdRender(f, streams),
 		NewCmdDeploy(f, streams),
 		NewCmdDiff(f, streams),
 		NewCmdVerify(f, streams),
@@ -71,6 +71,7 @@ func NewRootCommand(streams genericiooptions.IOStreams, f Factory) (*cobra.Comma
 		NewCmdSettings(f, streams),
 		NewCmdAlarms(f, streams),
 		NewCmdLoadtest(f, streams),
+		NewCmdParity(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root, f

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -57,6 +58,22 @@ func (f *SettingsFlags) resolve(ctx context.Context, tree *manifests.Tree, env m
 		layer(fromFile, "file")
 	}
 	return r, nil
+}
+
+// reachable is the cluster's clients when its API server answers, else nil:
+// for commands that also work without a cluster (render, parity, alarms) and
+// read the stored settings when they can.
+func reachable(ctx context.Context, f Factory) *kube.Clients {
+	c, err := f.Clients()
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.ServerVersion(ctx); err != nil {
+		return nil
+	}
+	return &c
 }
 
 // tree is the tree that renders env with these settings.
@@ -146,7 +163,8 @@ kubectl-layering-settings of its namespace, where every operator and the CI
 pipeline see the same values; render, diff and deploy use them, and
 --settings FILE overrides them for one run. The plugin's embedded values are
 placeholders: deploying an environment that still has one is refused before
-anything is applied, naming each value and how to fill it.`,
+anything is applied, naming each value and how to fill it. settings init
+--from-ecs fills them from the running ECS deployment.`,
 		Args: cobra.NoArgs,
 	}
 	for _, action := range []struct{ use, short, example string }{
@@ -164,6 +182,7 @@ anything is applied, naming each value and how to fill it.`,
 		o.SettingsFlags.AddFlags(sub)
 		cmd.AddCommand(sub)
 	}
+	cmd.AddCommand(newCmdSettingsInit(f, streams))
 	return cmd
 }
 

@@ -29,7 +29,7 @@ func main() {
 	nodeListen := flag.String("node-listen", "", "also serve on this address of the local cluster's node (e.g. 10.250.0.1:4566), for pods")
 	dir := flag.String("dir", ".local-aws", "directory of state.json, credentials and env")
 	region := flag.String("region", "us-east-1", "the region served")
-	account := flag.String("account", "111122223333", "the account id (the prod overlay's)")
+	account := flag.String("account", server.DefaultAccountID, "the account id")
 	step := flag.Duration("rollout-step", time.Second, "time an ECS deployment takes per task started or stopped")
 	quiet := flag.Bool("quiet", false, "do not log each request")
 	flag.Parse()
