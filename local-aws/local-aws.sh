@@ -3,6 +3,7 @@
 # waits until it answers, down stops it, test runs its tests (SDK and AWS CLI).
 #   LOCAL_AWS_ADDR       loopback address (default 127.0.0.1:4566)
 #   LOCAL_AWS_NODE_ADDR  also serve on the local cluster's node address, for pods (e.g. 10.250.0.1:4566)
+#   LOCAL_AWS_ROLLOUT_STEP  time an ECS deployment takes per task started or stopped (default 1s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=.local-aws
@@ -29,7 +30,7 @@ up() {
   else
     local start
     start=$(date +%s%N)
-    nohup "$BIN" -listen "$ADDR" ${LOCAL_AWS_NODE_ADDR:+-node-listen "$LOCAL_AWS_NODE_ADDR"} -dir "$DIR" >>"$DIR/local-aws.log" 2>&1 &
+    nohup "$BIN" -listen "$ADDR" ${LOCAL_AWS_NODE_ADDR:+-node-listen "$LOCAL_AWS_NODE_ADDR"} ${LOCAL_AWS_ROLLOUT_STEP:+-rollout-step "$LOCAL_AWS_ROLLOUT_STEP"} -dir "$DIR" >>"$DIR/local-aws.log" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 100); do
       if curl -fsS "http://$ADDR/_local-aws/health" >/dev/null 2>&1; then break; fi

@@ -245,6 +245,9 @@ func ecsAPI() *service {
 			"DescribeTaskDefinition": op(ecsDescribeTaskDefinition),
 			"UpdateService":          op(ecsUpdateService),
 			"RegisterTaskDefinition": op(ecsRegisterTaskDefinition),
+			"TagResource":            op(ecsTagResource),
+			"UntagResource":          op(ecsUntagResource),
+			"ListTagsForResource":    op(ecsListTagsForResource),
 		},
 	}
 }
@@ -698,4 +701,71 @@ func (st *State) ecsEvent(v *ecsService, at time.Time, msg string) {
 // taskID is the stable id of the n-th task of a deployment.
 func taskID(service, deployment string, n int) string {
 	return hexID(fmt.Sprintf("%s/%s/%d", service, deployment, n), 32)
+}
+
+// Tags on services (what the plugin records beside a service, e.g. the
+// desired count before a scale-in). Clusters and task definitions are not tagged here.
+
+type ecsTagResourceIn struct {
+	ResourceArn string   `json:"resourceArn"`
+	Tags        []ecsTag `json:"tags"`
+	TagKeys     []string `json:"tagKeys"`
+}
+
+// taggedService finds the service an ARN names, as ECS answers for others.
+func (st *State) taggedService(arn string) (*ecsService, *apiError) {
+	if !strings.HasPrefix(arn, "arn:") {
+		return nil, ecsInvalidParameter("resourceArn must be an ARN, not %q.", arn)
+	}
+	for _, s := range st.ECS.Services {
+		if s.Service.ServiceArn == arn {
+			return &s.Service, nil
+		}
+	}
+	return nil, badRequest("InvalidParameterException", "The specified resource is not found: %s (local-aws tags services only).", arn)
+}
+
+func ecsTagResource(s *Server, c *call, in *ecsTagResourceIn) (any, error) {
+	v, err := s.st.taggedService(in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Tags) == 0 {
+		return nil, ecsInvalidParameter("tags must not be empty.")
+	}
+	for _, t := range in.Tags {
+		if t.Key == "" || len(t.Key) > 128 || len(t.Value) > 256 {
+			return nil, ecsInvalidParameter("a tag key must be 1-128 characters and a value at most 256: %q", t.Key)
+		}
+		if i := slices.IndexFunc(v.Tags, func(x ecsTag) bool { return x.Key == t.Key }); i >= 0 {
+			v.Tags[i].Value = t.Value
+		} else {
+			v.Tags = append(v.Tags, t)
+		}
+	}
+	if len(v.Tags) > 50 {
+		return nil, ecsInvalidParameter("a resource can have at most 50 tags.")
+	}
+	c.dirty = true
+	return struct{}{}, nil
+}
+
+func ecsUntagResource(s *Server, c *call, in *ecsTagResourceIn) (any, error) {
+	v, err := s.st.taggedService(in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	v.Tags = slices.DeleteFunc(v.Tags, func(x ecsTag) bool { return slices.Contains(in.TagKeys, x.Key) })
+	c.dirty = true
+	return struct{}{}, nil
+}
+
+func ecsListTagsForResource(s *Server, c *call, in *ecsTagResourceIn) (any, error) {
+	v, err := s.st.taggedService(in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Tags []ecsTag `json:"tags"`
+	}{append([]ecsTag{}, v.Tags...)}, nil
 }

@@ -19,6 +19,9 @@ type elbState struct {
 	// Registered holds targets registered by hand (RegisterTargets) per
 	// target group; ECS target groups' targets are the services' tasks.
 	Registered map[string][]elbTarget `json:"registered"`
+	// HealthOverrides holds the health a test set for every target of a
+	// target group (control API target-health): nothing here health-checks.
+	HealthOverrides map[string]elbTargetState `json:"healthOverrides,omitempty"`
 }
 
 type elbLoadBalancer struct {
@@ -172,9 +175,10 @@ type elbTarget struct {
 
 func elbv2Service() *service {
 	return &service{
-		name:        "elbv2",
-		signingName: "elasticloadbalancing",
-		xmlns:       "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/",
+		name:         "elbv2",
+		signingName:  "elasticloadbalancing",
+		xmlns:        "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/",
+		resultAlways: true,
 		ops: map[string]handler{
 			"DescribeLoadBalancers": op(elbDescribeLoadBalancers),
 			"DescribeListeners":     op(elbDescribeListeners),
@@ -513,7 +517,61 @@ func (st *State) targetHealth(tg *elbTargetGroup) []elbTargetHealthDescription {
 	for _, t := range st.ELB.Registered[tg.TargetGroupArn] {
 		out = append(out, elbTargetHealthDescription{Target: t, HealthCheckPort: strconv.Itoa(t.Port), TargetHealth: elbTargetState{State: "healthy"}})
 	}
+	if h, ok := st.ELB.HealthOverrides[tg.TargetGroupArn]; ok {
+		for i := range out {
+			if out[i].TargetHealth.State != "draining" {
+				out[i].TargetHealth = h
+			}
+		}
+	}
 	return out
+}
+
+// targetHealthStates are the states DescribeTargetHealth reports, with the
+// reason ELBv2 gives for each when a test sets it without one.
+var targetHealthStates = map[string]elbTargetState{
+	"healthy":     {State: "healthy"},
+	"unhealthy":   {State: "unhealthy", Reason: "Target.FailedHealthChecks", Description: "Health checks failed"},
+	"initial":     {State: "initial", Reason: "Elb.RegistrationInProgress", Description: "Target registration is in progress"},
+	"unavailable": {State: "unavailable", Reason: "Target.HealthCheckDisabled", Description: "Health checks disabled"},
+}
+
+// TargetHealthOverride is the control API's body: every target of a target
+// group (name or ARN) reported in this state; an empty state clears it.
+type TargetHealthOverride struct {
+	TargetGroup string `json:"targetGroup"`
+	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// setTargetHealth applies an override; the caller holds s.mu.
+func (st *State) setTargetHealth(o TargetHealthOverride) error {
+	var tg *elbTargetGroup
+	for i := range st.ELB.TargetGroups {
+		if g := &st.ELB.TargetGroups[i]; g.TargetGroupArn == o.TargetGroup || g.TargetGroupName == o.TargetGroup {
+			tg = g
+		}
+	}
+	if tg == nil {
+		return fmt.Errorf("no target group %q (a name or an ARN)", o.TargetGroup)
+	}
+	if o.State == "" {
+		delete(st.ELB.HealthOverrides, tg.TargetGroupArn)
+		return nil
+	}
+	h, ok := targetHealthStates[o.State]
+	if !ok {
+		return fmt.Errorf(`"state" must be healthy, unhealthy, initial, unavailable or "" (clear), not %q`, o.State)
+	}
+	if o.Reason != "" {
+		h.Reason, h.Description = o.Reason, o.Description
+	}
+	if st.ELB.HealthOverrides == nil {
+		st.ELB.HealthOverrides = map[string]elbTargetState{}
+	}
+	st.ELB.HealthOverrides[tg.TargetGroupArn] = h
+	return nil
 }
 
 // taskIP is the stable private address of a deployment's n-th task.

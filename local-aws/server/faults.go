@@ -131,6 +131,38 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		default:
 			fail(http.StatusMethodNotAllowed, "use GET, POST or DELETE on "+r.URL.Path)
 		}
+	case controlPrefix + "target-health":
+		switch r.Method {
+		case http.MethodPost:
+			var o TargetHealthOverride
+			if err := json.NewDecoder(r.Body).Decode(&o); err != nil {
+				fail(http.StatusBadRequest, `the body must be {"targetGroup": NAME|ARN, "state": healthy|unhealthy|initial|unavailable|""}: `+err.Error())
+				return
+			}
+			s.mu.Lock()
+			err := s.st.setTargetHealth(o)
+			if err == nil {
+				err = s.st.save(s.cfg.StatePath)
+			}
+			s.mu.Unlock()
+			if err != nil {
+				fail(http.StatusBadRequest, err.Error())
+				return
+			}
+			reply(http.StatusOK, o)
+		case http.MethodDelete:
+			s.mu.Lock()
+			s.st.ELB.HealthOverrides = nil
+			err := s.st.save(s.cfg.StatePath)
+			s.mu.Unlock()
+			if err != nil {
+				fail(http.StatusInternalServerError, err.Error())
+				return
+			}
+			reply(http.StatusOK, map[string]any{"overrides": map[string]any{}})
+		default:
+			fail(http.StatusMethodNotAllowed, "use POST or DELETE on "+r.URL.Path)
+		}
 	case controlPrefix + "reset":
 		if r.Method != http.MethodPost {
 			fail(http.StatusMethodNotAllowed, "use POST on "+r.URL.Path)
@@ -146,6 +178,6 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(http.StatusOK, map[string]string{"status": "reseeded"})
 	default:
-		fail(http.StatusNotFound, "local-aws control API: GET health, GET/POST/DELETE faults, POST reset under "+controlPrefix)
+		fail(http.StatusNotFound, "local-aws control API: GET health, GET/POST/DELETE faults, POST/DELETE target-health, POST reset under "+controlPrefix)
 	}
 }

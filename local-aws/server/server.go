@@ -60,6 +60,9 @@ type service struct {
 	targetPrefix string // awsJson X-Amz-Target prefix
 	xmlns        string // awsquery response namespace
 	shapeNS      string // Smithy namespace for CBOR __type
+	// resultAlways: every operation has an output shape, so an empty output is
+	// still an empty <OpResult/> (ELBv2); the SDK fails without it.
+	resultAlways bool
 	ops          map[string]handler
 }
 
@@ -326,7 +329,7 @@ func (s *Server) writeOutput(w http.ResponseWriter, c *call, out any) {
 		h.Set("Content-Type", "text/xml")
 		var b bytes.Buffer
 		fmt.Fprintf(&b, `<%sResponse xmlns="%s">`, c.op, c.svc.xmlns)
-		if m, ok := tree.(map[string]any); !ok || len(m) > 0 {
+		if m, ok := tree.(map[string]any); !ok || len(m) > 0 || c.svc.resultAlways {
 			fmt.Fprintf(&b, "<%sResult>", c.op)
 			writeXML(&b, tree)
 			fmt.Fprintf(&b, "</%sResult>", c.op)
