@@ -23,6 +23,7 @@ require (
 	github.com/prometheus/common v0.63.0
 	github.com/spf13/cobra v1.9.1
 	github.com/tsenart/vegeta/v12 v12.13.0
+	golang.org/x/sync v0.13.0
 	golang.org/x/term v0.31.0
 	k8s.io/api v0.32.4
 	k8s.io/apiextensions-apiserver v0.32.3
@@ -116,7 +117,6 @@ require (
 	golang.org/x/exp v0.0.0-20250408133849-7e4ce0ab07d0 // indirect
 	golang.org/x/net v0.39.0 // indirect
 	golang.org/x/oauth2 v0.29.0 // indirect
-	golang.org/x/sync v0.13.0 // indirect
 	golang.org/x/sys v0.32.0 // indirect
 	golang.org/x/text v0.24.0 // indirect
 	golang.org/x/time v0.11.0 // indirect
