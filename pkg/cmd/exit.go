@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/layering-detection/kubectl-layering/pkg/awsconfig"
+	"github.com/layering-detection/kubectl-layering/pkg/cutover"
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/loadtest"
@@ -72,10 +73,13 @@ func cannotRun(err error) bool {
 		awsSetup    *awsconfig.SetupError
 		target      *loadtest.TargetError
 		generator   *loadtest.GeneratorError
+		missing     *cutover.MissingError
+		badRules    *cutover.RulesProblemError
 	)
 	return errors.As(err, &usageErr) || errors.As(err, &kubeconfig) || errors.As(err, &unknown) ||
 		errors.As(err, &input) || errors.As(err, &preflight) || errors.As(err, &unreachable) ||
 		errors.As(err, &locked) || errors.As(err, &notDeployed) || errors.As(err, &noEarlier) || errors.As(err, &unknownRev) ||
 		errors.As(err, &placeholder) || errors.As(err, &awsSetup) ||
-		errors.As(err, &target) || errors.As(err, &generator)
+		errors.As(err, &target) || errors.As(err, &generator) ||
+		errors.As(err, &missing) || errors.As(err, &badRules)
 }

@@ -3,10 +3,12 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/layering-detection/kubectl-layering/pkg/cutover"
 	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 	"github.com/layering-detection/kubectl-layering/pkg/kube"
 	"github.com/layering-detection/kubectl-layering/pkg/manifests"
@@ -28,15 +30,30 @@ rollback to N, older than N — whose manifests differ from the live ones. So
 two rollbacks in a row go two steps back; they never flip between two
 revisions. --to-revision N returns to N exactly (see 'kubectl layering history').
 
+--to-ecs is the fastest safe way back from a cutover (kubectl layering
+cutover): restore the ECS services' capacity (as recorded before
+--scale-in-ecs, else the ECS baseline's), wait until they are stable and
+their targets healthy, then put every listener rule 100 % on ECS in one pass,
+and print a timeline. It needs AWS only: without a reachable cluster it still
+runs (the cutover record is then not updated). The Kubernetes environment
+keeps running with no traffic unless --scale-down is given. --timeout bounds
+the wait for stable, healthy ECS services; if they are not, no traffic moves.
+IAM: docs/iam/cutover-policy.json.
+
 Exit codes: 0 healthy at the target, 1 failed (the error says which objects
 are at which revision), 2 could not run (no such revision, nothing to roll
 back to, preflight, busy), 130 interrupted.`
 
-// RollbackOptions returns an environment to a recorded revision.
+// RollbackOptions returns an environment to a recorded revision, or its
+// traffic to ECS (--to-ecs).
 type RollbackOptions struct {
 	EnvFlags
 	ReleaseFlags
 	ToRevision int
+	ToECS      bool
+	ScaleDown  bool
+	ECSFlags
+	clientsErr error
 
 	env     manifests.Env
 	clients kube.Clients
@@ -47,7 +64,7 @@ type RollbackOptions struct {
 func NewCmdRollback(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RollbackOptions{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "rollback --env ENV [--to-revision N]",
+		Use:   "rollback --env ENV [--to-revision N | --to-ecs]",
 		Short: "Return an environment to a recorded revision",
 		Long:  rollbackLong,
 		Example: `  # Back one step (see the rule above)
@@ -55,13 +72,19 @@ func NewCmdRollback(f Factory, streams genericiooptions.IOStreams) *cobra.Comman
 
   # To a given revision, evaluated by the API server first
   kubectl layering history --env prod
-  kubectl layering rollback --env prod --to-revision 3 --dry-run=server`,
+  kubectl layering rollback --env prod --to-revision 3 --dry-run=server
+
+  # All traffic back on ECS, now
+  kubectl layering rollback --to-ecs --env prod`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
 	o.EnvFlags.AddFlags(cmd)
 	o.ReleaseFlags.AddFlags(cmd)
 	cmd.Flags().IntVar(&o.ToRevision, "to-revision", 0, "the revision to return to (default: walk back one step)")
+	cmd.Flags().BoolVar(&o.ToECS, "to-ecs", false, "put all traffic back on the ECS services (after a cutover), restoring their capacity first")
+	cmd.Flags().BoolVar(&o.ScaleDown, "scale-down", false, "with --to-ecs: then scale the environment's Deployments to 0")
+	o.ECSFlags.AddFlags(cmd)
 	return cmd
 }
 
@@ -78,11 +101,23 @@ func (o *RollbackOptions) Validate() error {
 	if o.ToRevision < 0 {
 		return usage("--to-revision must be positive")
 	}
+	if o.ToECS && o.ToRevision != 0 {
+		return usage("--to-ecs and --to-revision: one or the other (the traffic back to ECS, or the environment back to a revision)")
+	}
+	if o.ScaleDown && !o.ToECS {
+		return usage("--scale-down goes with --to-ecs")
+	}
 	o.clients, err = o.factory.Clients()
+	if o.ToECS { // the way back to ECS must not depend on the cluster
+		o.clientsErr, err = err, nil
+	}
 	return err
 }
 
 func (o *RollbackOptions) Run(ctx context.Context) error {
+	if o.ToECS {
+		return o.runToECS(ctx)
+	}
 	if _, err := o.clients.ServerVersion(ctx); err != nil {
 		return err
 	}
@@ -160,4 +195,57 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return output.Print(o.Out, o.format, rollback.NewHistory(revs))
+}
+
+// runToECS puts all traffic back on ECS; the cluster, when reachable, gets
+// the cutover record and (--scale-down) the scale-down.
+func (o *RollbackOptions) runToECS(ctx context.Context) error {
+	clients := o.reachable(ctx)
+	if clients == nil && o.ScaleDown {
+		return usage("--scale-down needs the cluster, which is not reachable (%v)", o.clientsErr)
+	}
+	tree, err := manifests.Embedded()
+	if err != nil {
+		return err
+	}
+	settings := &SettingsFlags{}
+	r, err := settings.resolve(ctx, tree, o.env, clients)
+	if err != nil {
+		return err
+	}
+	a, _, err := o.awsFor(ctx, r.values["region"])
+	if err != nil {
+		return err
+	}
+	back := &cutover.ToECS{AWS: a, DryRun: o.dryRun != deploy.DryRunNone, Timeout: o.Timeout, Out: o.ErrOut}
+	if clients != nil {
+		back.Record = &cutover.ConfigMapStore{Kube: clients.Kube, Namespace: o.env.Namespace, Env: o.env.Name}
+		if o.ScaleDown {
+			back.ScaleDown = cutover.ScaleDown(clients.Kube, o.env.Namespace)
+		}
+	}
+	rep, err := back.Run(ctx)
+	if err != nil && rep != nil {
+		rep.Error = err.Error()
+	}
+	if rep != nil && len(rep.Timeline) > 0 {
+		if perr := output.Print(o.Out, o.format, rep); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+// reachable is the cluster's clients if it answers within a few seconds: the
+// way back to ECS does not wait for a cluster that is down.
+func (o *RollbackOptions) reachable(ctx context.Context) *kube.Clients {
+	if o.clientsErr == nil {
+		probe, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, o.clientsErr = o.clients.ServerVersion(probe); o.clientsErr == nil {
+			return &o.clients
+		}
+	}
+	fmt.Fprintf(o.ErrOut, "warning: the cluster is not reachable (%v): rolling back to ECS without it; the cutover record is not updated\n", o.clientsErr)
+	return nil
 }

@@ -73,6 +73,7 @@ func NewRootCommand(streams genericiooptions.IOStreams, f Factory) (*cobra.Comma
 		NewCmdLoadtest(f, streams),
 		NewCmdParity(f, streams),
 		NewCmdVersion(streams),
+		NewCmdCutover(f, streams),
 	)
 	return root, f
 }

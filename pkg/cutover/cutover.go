@@ -13,16 +13,21 @@ import (
 
 // Cutover moves traffic to one side in gated, weighted steps.
 type Cutover struct {
-	AWS       *AWS
-	Gates     []Gate // kept green before the first step and through every hold
-	Preflight []Gate // checked once, before the first step
-	Record    RecordStore
-	Env       string
-	To        Side
-	Steps     []int
-	Hold      time.Duration
-	Interval  time.Duration // between gate checks during a hold
-	DryRun    bool
+	AWS *AWS
+	// Gates are kept green before the first step and through every hold,
+	// beside the two every cutover has: the receiving target groups have
+	// healthy targets, and the ECS services are stable.
+	Gates []Gate
+	// Bindings is checked once before a cutover to EKS: the target groups it
+	// moves traffic onto are filled from the environment's TargetGroupBindings.
+	Bindings *BindingsGate
+	Record   RecordStore
+	Env      string
+	To       Side
+	Steps    []int
+	Hold     time.Duration
+	Interval time.Duration // between gate checks during a hold
+	DryRun   bool
 	// ScaleInECS sets the ECS services' desired counts (and autoscaling
 	// ranges) to 0 after the last hold at 100 % on EKS, recorded first.
 	ScaleInECS bool
@@ -100,8 +105,12 @@ func (c *Cutover) Run(ctx context.Context) (*Report, error) {
 	c.tl.say("%s: %d rules on %s at %s on %s; steps to take %v, each held %s", c.Env, len(live), c.AWS.ALB, rep.Start, c.To.Label(), rep.Plan, c.Hold)
 	c.tl.detail(ruleLines(live))
 
-	rep.Gates = c.check(ctx, true, true)
-	if err := setupError(rep.Gates); err != nil {
+	if err := c.checkBindings(ctx); err != nil {
+		rep.Outcome = "refused"
+		return rep, err
+	}
+	rep.Gates = c.check(ctx, true)
+	if err := evalError(rep.Gates); err != nil {
 		return rep, err
 	}
 	if red := FirstRed(rep.Gates); red != nil {
@@ -150,7 +159,26 @@ func (c *Cutover) discover(ctx context.Context) ([]Rule, error) {
 		return nil, err
 	}
 	c.topo = topo
+	c.Gates = append(c.Gates, &TargetsGate{AWS: c.AWS, Topo: topo, To: c.To}, &ECSGate{AWS: c.AWS})
 	return c.AWS.ReadRules(ctx, topo)
+}
+
+// checkBindings refuses a cutover to EKS whose target groups no
+// TargetGroupBinding fills: a missing prerequisite, not a red gate.
+func (c *Cutover) checkBindings(ctx context.Context) error {
+	if c.Bindings == nil || c.To != EKS {
+		return nil
+	}
+	c.Bindings.Pairs = c.topo.Pairs
+	res := c.Bindings.Check(ctx, true)
+	c.tl.say("bindings: %s", res.Detail)
+	switch {
+	case res.Err != nil:
+		return res.Err
+	case res.State == Red:
+		return &MissingError{What: []string{res.Detail}}
+	}
+	return nil
 }
 
 // compareWithRecord refuses live rules that differ from what this plugin
@@ -169,15 +197,11 @@ func (c *Cutover) compareWithRecord(ctx context.Context, live []Rule) error {
 	return nil
 }
 
-// check runs the gates (with the preflight ones, if asked) concurrently.
-func (c *Cutover) check(ctx context.Context, full, preflight bool) []GateResult {
-	gates := c.Gates
-	if preflight {
-		gates = append(append([]Gate{}, c.Preflight...), c.Gates...)
-	}
-	results := make([]GateResult, len(gates))
+// check runs the gates concurrently.
+func (c *Cutover) check(ctx context.Context, full bool) []GateResult {
+	results := make([]GateResult, len(c.Gates))
 	var wg sync.WaitGroup
-	for i, g := range gates {
+	for i, g := range c.Gates {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -240,7 +264,7 @@ func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateR
 		if diff := Diff(expected, live); len(diff) > 0 {
 			return nil, &DriftError{Diff: diff, Since: fmt.Sprintf("this cutover set %d %% on %s", share, c.To.Label())}
 		}
-		results := c.check(ctx, full, false)
+		results := c.check(ctx, full)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

@@ -2,9 +2,9 @@ package cutover
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/layering-detection/kubectl-layering/pkg/alarms"
-	"github.com/layering-detection/kubectl-layering/pkg/awsconfig"
 	"github.com/layering-detection/kubectl-layering/pkg/verify"
 )
 
@@ -75,6 +74,8 @@ func (g *VerifyGate) Check(ctx context.Context, full bool) GateResult {
 	if full {
 		checks = verify.Checks
 	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	rep, err := g.Verifier.Run(ctx, checks)
 	if err != nil {
 		return failed(g.Name(), err)
@@ -195,7 +196,7 @@ func (g *BindingsGate) Check(ctx context.Context, _ bool) GateResult {
 		return failed(g.Name(), err)
 	}
 	if missing := MissingBindings(list.Items, g.Pairs); len(missing) > 0 {
-		return red(g.Name(), strings.Join(missing, "; ")+" (kubectl layering deploy creates them)")
+		return red(g.Name(), strings.Join(missing, "; ")+" in namespace "+g.Namespace+" (kubectl layering deploy creates them)")
 	}
 	return green(g.Name(), fmt.Sprintf("%d TargetGroupBindings in %s", len(g.Pairs), g.Namespace))
 }
@@ -221,12 +222,12 @@ func MissingBindings(items []unstructured.Unstructured, pairs []Pair) []string {
 	return out
 }
 
-// setupError is a gate error that no waiting repairs (access denied, no
-// credentials, an unreachable endpoint): the command could not run.
-func setupError(results []GateResult) error {
+// evalError is the first gate that could not be evaluated at all (access
+// denied, not deployed, no credentials): before the first step that means the
+// cutover cannot run, and the error says why in its own terms.
+func evalError(results []GateResult) error {
 	for _, r := range results {
-		var setup *awsconfig.SetupError
-		if errors.As(r.Err, &setup) {
+		if r.Err != nil {
 			return r.Err
 		}
 	}

@@ -44,7 +44,7 @@ func PhaseOf(kind string) Phase {
 		return PhaseWorkload
 	case "HorizontalPodAutoscaler":
 		return PhaseScaling
-	case "Ingress", "NetworkPolicy":
+	case "Ingress", "NetworkPolicy", "TargetGroupBinding":
 		return PhaseNetwork
 	}
 	return PhaseConfig

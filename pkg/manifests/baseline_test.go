@@ -18,6 +18,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	psapi "k8s.io/pod-security-admission/api"
@@ -95,6 +96,10 @@ func renderTyped(t *testing.T, dir string) rendered {
 	out := rendered{}
 	for _, u := range objs {
 		typed, err := s.New(u.GroupVersionKind())
+		if runtime.IsNotRegisteredError(err) { // a CRD without Go types here (TargetGroupBinding)
+			out[u.GetKind()+"/"+u.GetName()] = u
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,6 +170,7 @@ func TestEnvironmentsReproduceTheECSBaseline(t *testing.T) {
 			checkStorage(t, r, env, ns)
 			checkSecrets(t, r, env)
 			checkIngress(t, r, env)
+			checkTargetGroupBindings(t, r, env)
 			eq(t, "NetworkPolicies present", r.count("NetworkPolicy") > 0, env.netpol)
 			if env.netpol {
 				eq(t, "NetworkPolicies", r.count("NetworkPolicy"), 6)
@@ -566,5 +572,26 @@ func TestMonitoringShipsLogsToTheECSLogGroups(t *testing.T) {
 		if !strings.Contains(conf, want) {
 			t.Errorf("fluent-bit.conf lacks %q", want)
 		}
+	}
+}
+
+// checkTargetGroupBindings: on EKS, each service's pods fill the target group
+// the ECS load balancer forwards to by weight during the cutover
+// (layering-detection-<service>-eks-tg, by name: AWS Load Balancer
+// Controller v2.11+), through the Service's port; the local cluster has none.
+func checkTargetGroupBindings(t *testing.T, r rendered, env envExpectation) {
+	if !env.eks {
+		eq(t, "TargetGroupBindings on the local cluster", r.count("TargetGroupBinding"), 0)
+		return
+	}
+	eq(t, "TargetGroupBindings", r.count("TargetGroupBinding"), len(baseline))
+	for _, svc := range baseline {
+		b := get[*unstructured.Unstructured](t, r, "TargetGroupBinding", "layering-detection-"+svc.name)
+		spec, _, _ := unstructured.NestedMap(b.Object, "spec")
+		ref, _ := spec["serviceRef"].(map[string]any)
+		eq(t, svc.name+" binding target group", spec["targetGroupName"], any("layering-detection-"+svc.name+"-eks-tg"))
+		eq(t, svc.name+" binding target type", spec["targetType"], any("ip"))
+		eq(t, svc.name+" binding service", ref["name"], any(svc.name+"-service"))
+		eq(t, svc.name+" binding port", fmt.Sprint(ref["port"]), fmt.Sprint(svc.port))
 	}
 }

@@ -67,12 +67,20 @@ func typedScheme(t *testing.T) *runtime.Scheme {
 }
 
 // Requirement: every object of every overlay decodes strictly into its typed Go
-// struct (unknown or duplicate fields fail), the ESO objects included.
+// struct (unknown or duplicate fields fail), the ESO objects included; kinds
+// without Go types here (the TargetGroupBinding) have no field their CRD lacks.
 func TestEveryObjectDecodesStrictlyIntoItsType(t *testing.T) {
 	decoder := serializer.NewCodecFactory(typedScheme(t), serializer.EnableStrict).UniversalDeserializer()
+	untyped := crdSchemas(t, testCRDs(t))
 	for _, dir := range allTargets {
 		t.Run(dir, func(t *testing.T) {
 			for _, u := range render(t, dir) {
+				if s, ok := untyped[u.GroupVersionKind()]; ok {
+					for _, f := range unknownFields(u.Object, s, "") {
+						t.Errorf("%s %s: unknown field %s", u.GetKind(), u.GetName(), f)
+					}
+					continue
+				}
 				data, err := json.Marshal(u.Object)
 				if err != nil {
 					t.Fatal(err)
@@ -134,7 +142,8 @@ func kubernetesOpenAPI(t *testing.T) kubectlopenapi.Resources {
 	return resources
 }
 
-// esoSchemas loads the structural schemas of the ESO CRDs, per served version.
+// esoSchemas loads the structural schemas of the ESO CRDs, per served
+// version, and of the test CRDs of controllers without a Go module here.
 func esoSchemas(t *testing.T) map[schema.GroupVersionKind]*spec.Schema {
 	t.Helper()
 	dir := goModuleDir(t, ".", "github.com/external-secrets/external-secrets")
@@ -142,6 +151,49 @@ func esoSchemas(t *testing.T) map[schema.GroupVersionKind]*spec.Schema {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no ESO CRDs under %s: %v", dir, err)
 	}
+	return crdSchemas(t, append(files, testCRDs(t)...))
+}
+
+// testCRDs are test/crds/*.yaml: minimal CRDs of the AWS Load Balancer
+// Controller, whose Go module is not a dependency.
+func testCRDs(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "test", "crds", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRDs under test/crds: %v", err)
+	}
+	return files
+}
+
+// unknownFields lists the fields of obj that schema s does not define.
+func unknownFields(obj any, s *spec.Schema, path string) []string {
+	var out []string
+	switch v := obj.(type) {
+	case map[string]any:
+		if len(s.Properties) == 0 {
+			return nil // a free-form object (metadata, maps)
+		}
+		for k, child := range v {
+			p, ok := s.Properties[k]
+			if !ok {
+				out = append(out, path+"."+k)
+				continue
+			}
+			out = append(out, unknownFields(child, &p, path+"."+k)...)
+		}
+	case []any:
+		if s.Items != nil && s.Items.Schema != nil {
+			for _, child := range v {
+				out = append(out, unknownFields(child, s.Items.Schema, path+"[]")...)
+			}
+		}
+	}
+	return out
+}
+
+// crdSchemas loads the structural schemas of CRD files, per served version.
+func crdSchemas(t *testing.T, files []string) map[schema.GroupVersionKind]*spec.Schema {
+	t.Helper()
 	schemas := map[schema.GroupVersionKind]*spec.Schema{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -185,7 +237,7 @@ func TestRenderedObjectsValidateAgainstOpenAPI(t *testing.T) {
 				}
 				model := core.LookupResource(gvk)
 				if model == nil {
-					t.Errorf("%s: %s is neither in the Kubernetes %s schema nor an ESO CRD", what, gvk, "v1.32")
+					t.Errorf("%s: %s is neither in the Kubernetes %s schema nor a CRD (ESO's, test/crds)", what, gvk, "v1.32")
 					continue
 				}
 				if errs := protovalidation.ValidateModel(u.Object, model, gvk.Kind); len(errs) > 0 {
@@ -198,6 +250,11 @@ func TestRenderedObjectsValidateAgainstOpenAPI(t *testing.T) {
 
 // Requirement: the validators reject what they must, so a green run means something.
 func TestValidatorsRejectInvalidObjects(t *testing.T) {
+	tgb := crdSchemas(t, testCRDs(t))[schema.GroupVersionKind{Group: "elbv2.k8s.aws", Version: "v1beta1", Kind: "TargetGroupBinding"}]
+	misspelt := map[string]any{"spec": map[string]any{"targetGroupNmae": "x", "serviceRef": map[string]any{"name": "s", "port": int64(1)}}}
+	if got := unknownFields(misspelt, tgb, ""); len(got) != 1 || got[0] != ".spec.targetGroupNmae" {
+		t.Errorf("a misspelt TargetGroupBinding field: %v", got)
+	}
 	core := kubernetesOpenAPI(t)
 	bad := map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
