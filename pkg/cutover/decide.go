@@ -253,7 +253,7 @@ type Restore struct {
 	Service string   `json:"service"`
 	From    Capacity `json:"from"`
 	To      Capacity `json:"to"`
-	Source  string   `json:"source"` // recorded, baseline
+	Source  string   `json:"source"` // recorded (the tag), baseline (nothing recorded: the ECS baseline's)
 }
 
 // RestorePlan decides, per service, the capacity to give back: the recorded
@@ -263,12 +263,12 @@ func RestorePlan(current, recorded map[string]Capacity, hasRecord map[string]boo
 	var out []Restore
 	for _, svc := range Services {
 		cur := current[svc]
-		to, source := recorded[svc], "recorded before the scale-in"
+		to, source := recorded[svc], "recorded"
 		if !hasRecord[svc] {
 			if cur.Desired > 0 {
 				continue
 			}
-			to, source = Baseline[svc], "the ECS baseline (nothing recorded)"
+			to, source = Baseline[svc], "baseline"
 		}
 		if cur.Desired >= to.Desired && cur.Min == to.Min && cur.Max == to.Max {
 			continue

@@ -226,8 +226,8 @@ func TestRestorePlan(t *testing.T) {
 	has := map[string]bool{"layering": true, "aggregator": true}
 	got := RestorePlan(current, recorded, has)
 	want := []Restore{
-		{Service: "orchestrator", From: Capacity{}, To: Capacity{1, 1, 5}, Source: "the ECS baseline (nothing recorded)"},
-		{Service: "layering", From: Capacity{}, To: Capacity{3, 2, 8}, Source: "recorded before the scale-in"},
+		{Service: "orchestrator", From: Capacity{}, To: Capacity{1, 1, 5}, Source: "baseline"},
+		{Service: "layering", From: Capacity{}, To: Capacity{3, 2, 8}, Source: "recorded"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("plan = %+v", got)

@@ -45,15 +45,10 @@ type RollbackReport struct {
 	RecordSaved bool      `json:"recordSaved"`
 }
 
-func (r *RollbackReport) Header() []string { return []string{"AT", "WHAT"} }
+// The table is the rules as they end; the timeline is on stderr as it happens.
+func (r *RollbackReport) Header() []string { return []string{"LISTENER", "RULE", "SERVICE", "ECS", "EKS"} }
 
-func (r *RollbackReport) Rows() [][]string {
-	rows := make([][]string, len(r.Timeline))
-	for i, e := range r.Timeline {
-		rows[i] = []string{fmt.Sprintf("%.2fs", e.At), e.What}
-	}
-	return rows
-}
+func (r *RollbackReport) Rows() [][]string { return ruleRows(r.Rules) }
 
 // UnhealthyError means the ECS side cannot take the traffic: it stays where it is.
 type UnhealthyError struct{ Groups []string }
@@ -139,7 +134,7 @@ func (r *ToECS) restore(ctx context.Context, plan []Restore) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	r.tl.say("ECS capacity restored: %s", restoreLine(plan))
+	r.tl.say("ECS capacity set; waiting until the services are stable")
 	return nil
 }
 
@@ -198,6 +193,7 @@ func (r *ToECS) finish(ctx context.Context, rep *RollbackReport, topo *Topology,
 		}
 	}
 	rep.Outcome = "all traffic on ECS"
+	r.tl.say("all traffic on ECS %.2f s after the start; the ECS services were stable at %.2f s", rep.AllOnECSAt, rep.StableAt)
 	if r.Record != nil {
 		if err := r.Record.Save(ctx, &Record{Rules: live, By: "rollback --to-ecs", At: r.Now().UTC()}); err != nil {
 			r.tl.say("warning: %v (the next cutover will show the rules as changed: run it with --accept-live-rules)", err)
@@ -223,6 +219,9 @@ func restoreLine(plan []Restore) string {
 	parts := make([]string, len(plan))
 	for i, p := range plan {
 		parts[i] = fmt.Sprintf("%s %d → %d (%s)", p.Service, p.From.Desired, p.To.Desired, p.Source)
+		if p.To.Min != p.From.Min || p.To.Max != p.From.Max {
+			parts[i] = fmt.Sprintf("%s %d → %d, range %d–%d (%s)", p.Service, p.From.Desired, p.To.Desired, p.To.Min, p.To.Max, p.Source)
+		}
 	}
 	return "restore " + strings.Join(parts, ", ")
 }
