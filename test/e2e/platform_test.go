@@ -397,6 +397,7 @@ func TestAWSEnvironmentsPassServerSideDryRun(t *testing.T) {
 	cs := clusterClient(t)
 	ctx := clusterCtx(t, 5*time.Minute)
 	installESOCRDs(ctx, t, cfg)
+	installTestCRDs(ctx, t, cfg) // the TargetGroupBindings of the cutover (issue 14)
 
 	for _, env := range []string{"dev", "staging", "prod"} {
 		t.Run(env, func(t *testing.T) {
