@@ -37,8 +37,9 @@ Before the first step and through each --hold, the gates must stay green:
   targets  the receiving side's target groups have healthy targets, for every
            service: traffic is never shifted onto a group with none
   ecs      the ECS services are stable (one deployment, running = desired)
-A gate that turns red puts the weights back at the last good step and exits 1,
-naming the gate and why. Before a cutover to EKS, each service must have its
+A gate red on two checks in a row (--gate-interval apart: one lost metrics
+sample does not move traffic back) puts the weights back at the last good step
+and exits 1, naming the gate and why. Before a cutover to EKS, each service must have its
 TargetGroupBinding (the local environment has none: it runs no load balancer
 controller, so that check is skipped there).
 

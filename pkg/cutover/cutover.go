@@ -249,12 +249,15 @@ func atShare(rules []Rule, share int, to Side) []Rule {
 }
 
 // hold keeps checking the gates, and that the rules stay as written, until
-// the hold is over; the last check is the full one.
+// the hold is over; the last check is the full one. A gate must be red on two
+// checks in a row to end the hold: one lost metrics sample or one slow probe
+// does not move traffic back (Flagger calls this a threshold).
 func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateResult, error) {
 	deadline := c.Now().Add(c.Hold)
 	if c.Hold > 0 {
 		c.tl.say("holding %s at %d %% on %s", c.Hold, share, c.To.Label())
 	}
+	redBefore := false
 	for {
 		full := !c.Now().Before(deadline)
 		live, err := c.AWS.ReadRules(ctx, c.topo)
@@ -268,10 +271,20 @@ func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateR
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if FirstRed(results) != nil || full {
+		red := FirstRed(results)
+		switch {
+		case red != nil && redBefore:
+			return results, nil
+		case red != nil:
+			c.tl.say("gate %s is red: checking again in %s before going back", red.Gate, c.Interval)
+		case full:
 			return results, nil
 		}
-		wait := min(c.Interval, deadline.Sub(c.Now()))
+		redBefore = red != nil
+		wait := c.Interval
+		if !redBefore {
+			wait = min(c.Interval, deadline.Sub(c.Now()))
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
