@@ -195,6 +195,29 @@ func (b *bgPlugin) errText() string {
 	return b.stderr.String()
 }
 
+// follow calls onLine with each progress line and tick every interval, until
+// the plugin closes its stderr (it exited) or within is over.
+func (b *bgPlugin) follow(t *testing.T, within, interval time.Duration, onLine func(string), tick func()) {
+	t.Helper()
+	timeout := time.After(within)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case l, ok := <-b.lines:
+			if !ok {
+				return
+			}
+			onLine(l)
+		case <-ticker.C:
+			tick()
+		case <-timeout:
+			t.Errorf("still running after %s", within)
+			return
+		}
+	}
+}
+
 // wait returns the exit code; the progress keeps draining meanwhile.
 func (b *bgPlugin) wait(within time.Duration) (int, time.Duration) {
 	go func() {
@@ -377,6 +400,18 @@ func (r *cutoverRig) setAll(ctx context.Context, t *testing.T, ecsW, eksW int32)
 	}
 }
 
+func (r *cutoverRig) waitStable(ctx context.Context, t *testing.T) {
+	t.Helper()
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = cutover.ECSServiceName(s)
+	}
+	if err := ecs.NewServicesStableWaiter(r.ecs, func(o *ecs.ServicesStableWaiterOptions) { o.MinDelay = 200 * time.Millisecond }).Wait(ctx,
+		&ecs.DescribeServicesInput{Cluster: aws.String("layering-detection-cluster"), Services: names}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func allAt(rules []cutover.Rule, ecsW, eksW int32) bool {
 	for _, r := range rules {
 		if r.ECSWeight != ecsW || r.EKSWeight != eksW {
@@ -544,11 +579,25 @@ func TestCutoverLocal(t *testing.T) {
 				t.Errorf("alarms delete: exit %d\n%s", run.code, run.stderr)
 			}
 		}()
+		// Start from 10 %: the step the cutover must come back to.
+		if _, run := r.cutover(ctx, t, "--to", "eks", "--steps", "10", "--hold", "0s"); run.code != 0 {
+			t.Fatalf("to 10 %%: exit %d\n%s", run.code, run.stderr)
+		}
 		b := r.start(ctx, t, "--to", "eks", "--steps", "10,25", "--hold", "4m", "--gate-interval", "2s")
-		b.waitFor(t, "holding 4m0s at 25 % on EKS", 3*time.Minute)
-		publishFromMetricsServer(ctx, t, r.cw, 150) // the layering pods' CPU far above the alarm's 80 %
-		code, _ := b.wait(5 * time.Minute)
+		// The CloudWatch agent publishes all the time; here the test does, or
+		// the low-task-count alarms (missing data is breaching) fire on their own.
+		cpu := 0.0
+		b.follow(t, 6*time.Minute, 20*time.Second, func(line string) {
+			if strings.Contains(line, "holding 4m0s at 25 % on EKS") {
+				cpu = 150 // the pods' CPU far above the high-cpu alarms' 80 %
+				publishFromMetricsServer(ctx, t, r.cw, cpu)
+			}
+		}, func() { publishFromMetricsServer(ctx, t, r.cw, cpu) })
+		code, _ := b.wait(time.Minute)
 		text := b.errText()
+		if cpu == 0 {
+			t.Fatalf("the cutover never held at 25 %%:\n%s", text)
+		}
 		if code != 1 || !strings.Contains(text, "gate alarms turned red at 25 % on EKS") || !strings.Contains(text, "high-cpu") ||
 			!strings.Contains(text, "the weights are back at 10 % on EKS") {
 			t.Errorf("a red alarm mid-cutover: exit %d\n%s", code, text)
@@ -569,6 +618,7 @@ func TestCutoverLocal(t *testing.T) {
 		if d := r.desired(ctx, t); d["layering"] != 0 || d["orchestrator"] != 0 {
 			t.Errorf("--scale-in-ecs: desired %v", d)
 		}
+		r.waitStable(ctx, t) // every ECS task stopped
 	})
 
 	t.Run("RollbackFromFullEKSWithECSScaledIn", func(t *testing.T) {
@@ -585,7 +635,7 @@ func TestCutoverLocal(t *testing.T) {
 		if got := r.cliWeights(ctx, t); got != "100:100/0 200:100/0 300:100/0 400:100/0 default:100/0" {
 			t.Errorf("after the rollback: %s", got)
 		}
-		if rep.AllOnECSAt < rep.StableAt || rep.StableAt < 1 {
+		if rep.AllOnECSAt < rep.StableAt || rep.StableAt < 0.5 {
 			t.Errorf("traffic moved at %.2fs, ECS stable at %.2fs: it must wait for stable tasks", rep.AllOnECSAt, rep.StableAt)
 		}
 		for _, want := range []string{"restore orchestrator 0 → 1, range 1–5 (recorded)", "ECS services stable", "ECS targets healthy", "every rule sends 100 % to ECS", "all traffic on ECS"} {
