@@ -86,6 +86,7 @@ bench: ## benchmarks that print figures (the load generator's on loopback); the 
 	@if KUBECONFIG=.local-cluster/kubeconfig kubectl version >/dev/null 2>&1; then ./test/bench/deploy.sh && ./test/bench/rollback.sh && ./test/bench/verify.sh; \
 	else echo "deploy and verify figures skipped: no local cluster (make cluster)"; fi
 	@if [ -f .local-aws/env ]; then ./test/bench/alarms.sh; else echo "alarms figures skipped: no local AWS (make aws)"; fi
+	@if [ -f .local-aws/env ]; then ./test/bench/rollback-to-ecs.sh; else echo "rollback --to-ecs figures skipped: no local AWS (make aws)"; fi
 
 dist: ## release archives, dist/checksums.txt and the krew manifest rendered from .krew.yaml (dist/layering.krew.yaml)
 	rm -rf dist bin/dist
