@@ -133,7 +133,7 @@ func (o *AlarmsOptions) syncer(ctx context.Context) (*alarms.Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.values["clusterName"] == "" {
+	if r.values["clusterName"] == "" && o.Action != "status" { // status reads alarms by name only
 		return nil, usage("environment %s has no clusterName setting (the EKS cluster Container Insights publishes under): kubectl layering settings set --env %s clusterName=… or --settings FILE", o.env.Name, o.env.Name)
 	}
 	cfg, err := awsconfig.Load(ctx, r.values["region"])

@@ -37,9 +37,9 @@ Before the first step and through each --hold, the gates must stay green:
   targets  the receiving side's target groups have healthy targets, for every
            service: traffic is never shifted onto a group with none
   ecs      the ECS services are stable (one deployment, running = desired)
-A gate red on two checks in a row (--gate-interval apart: one lost metrics
+A gate red for --red-for (checked every --gate-interval: one lost metrics
 sample does not move traffic back) puts the weights back at the last good step
-and exits 1, naming the gate and why. Before a cutover to EKS, each service must have its
+and exits 1, naming the gate and why; before the first step it refuses. Before a cutover to EKS, each service must have its
 TargetGroupBinding (the local environment has none: it runs no load balancer
 controller, so that check is skipped there).
 
@@ -92,6 +92,7 @@ type CutoverOptions struct {
 	Steps      []int
 	Hold       time.Duration
 	Interval   time.Duration
+	RedFor     time.Duration
 	ScaleInECS bool
 	AcceptLive bool
 	ProbeImage string
@@ -133,6 +134,7 @@ func NewCmdCutover(f Factory, streams genericiooptions.IOStreams) *cobra.Command
 	cmd.Flags().IntSliceVar(&o.Steps, "steps", cutover.DefaultSteps, "the receiving side's share after each step, in %, rising")
 	cmd.Flags().DurationVar(&o.Hold, "hold", 5*time.Minute, "how long each step is held, gates green, before the next")
 	cmd.Flags().DurationVar(&o.Interval, "gate-interval", 10*time.Second, "how often the gates are checked during a hold")
+	cmd.Flags().DurationVar(&o.RedFor, "red-for", 30*time.Second, "how long a gate must stay red to count (0: at once)")
 	cmd.Flags().BoolVar(&o.ScaleInECS, "scale-in-ecs", false, "after the last hold at 100 % on EKS, record the ECS services' capacity and set it to 0")
 	cmd.Flags().BoolVar(&o.AcceptLive, "accept-live-rules", false, "start from the listener rules as they are, even if they differ from what this plugin last wrote")
 	cmd.Flags().StringVar(&o.ProbeImage, "probe-image", "", "image of verify's in-pod probe (default: beside the environment's service images)")
@@ -169,6 +171,8 @@ func (o *CutoverOptions) Validate() (err error) {
 		return usage("--hold must not be negative")
 	case o.Interval <= 0:
 		return usage("--gate-interval must be positive")
+	case o.RedFor < 0:
+		return usage("--red-for must not be negative")
 	case o.ScaleInECS && (o.to != cutover.EKS || o.Steps[len(o.Steps)-1] != 100):
 		return usage("--scale-in-ecs needs --to eks and a last step of 100")
 	}
@@ -188,7 +192,7 @@ func (o *CutoverOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := &cutover.Cutover{AWS: a, Env: o.env.Name, To: o.to, Steps: o.Steps, Hold: o.Hold, Interval: o.Interval,
+	c := &cutover.Cutover{AWS: a, Env: o.env.Name, To: o.to, Steps: o.Steps, Hold: o.Hold, Interval: o.Interval, RedFor: o.RedFor,
 		DryRun: o.dryRun != deploy.DryRunNone, ScaleInECS: o.ScaleInECS, AcceptLive: o.AcceptLive, Out: o.ErrOut,
 		Record: &cutover.ConfigMapStore{Kube: o.clients.Kube, Namespace: o.env.Namespace, Env: o.env.Name}}
 	if c.Gates, c.Bindings, err = o.gates(clients); err != nil {

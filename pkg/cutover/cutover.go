@@ -26,7 +26,8 @@ type Cutover struct {
 	To       Side
 	Steps    []int
 	Hold     time.Duration
-	Interval time.Duration // between gate checks during a hold
+	Interval time.Duration // between gate checks
+	RedFor   time.Duration // how long a gate must stay red to count
 	DryRun   bool
 	// ScaleInECS sets the ECS services' desired counts (and autoscaling
 	// ranges) to 0 after the last hold at 100 % on EKS, recorded first.
@@ -109,7 +110,9 @@ func (c *Cutover) Run(ctx context.Context) (*Report, error) {
 		rep.Outcome = "refused"
 		return rep, err
 	}
-	rep.Gates = c.check(ctx, true)
+	if rep.Gates, err = c.settle(ctx, true); err != nil {
+		return rep, c.stopped(ctx, rep, err)
+	}
 	if err := evalError(rep.Gates); err != nil {
 		return rep, err
 	}
@@ -249,15 +252,12 @@ func atShare(rules []Rule, share int, to Side) []Rule {
 }
 
 // hold keeps checking the gates, and that the rules stay as written, until
-// the hold is over; the last check is the full one. A gate must be red on two
-// checks in a row to end the hold: one lost metrics sample or one slow probe
-// does not move traffic back (Flagger calls this a threshold).
+// the hold is over; the last check is the full one.
 func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateResult, error) {
 	deadline := c.Now().Add(c.Hold)
 	if c.Hold > 0 {
 		c.tl.say("holding %s at %d %% on %s", c.Hold, share, c.To.Label())
 	}
-	redBefore := false
 	for {
 		full := !c.Now().Before(deadline)
 		live, err := c.AWS.ReadRules(ctx, c.topo)
@@ -267,29 +267,49 @@ func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateR
 		if diff := Diff(expected, live); len(diff) > 0 {
 			return nil, &DriftError{Diff: diff, Since: fmt.Sprintf("this cutover set %d %% on %s", share, c.To.Label())}
 		}
-		results := c.check(ctx, full)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		results, err := c.settle(ctx, full)
+		if err != nil {
+			return nil, err
 		}
-		red := FirstRed(results)
-		switch {
-		case red != nil && redBefore:
-			return results, nil
-		case red != nil:
-			c.tl.say("gate %s is red: checking again in %s before going back", red.Gate, c.Interval)
-		case full:
+		if FirstRed(results) != nil || full {
 			return results, nil
 		}
-		redBefore = red != nil
-		wait := c.Interval
-		if !redBefore {
-			wait = min(c.Interval, deadline.Sub(c.Now()))
+		if err := sleep(ctx, min(c.Interval, deadline.Sub(c.Now()))); err != nil {
+			return nil, err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(max(wait, 0)):
+	}
+}
+
+// settle checks the gates; a red gate counts only once it has stayed red for
+// RedFor, checked every Interval: a lost metrics sample or an autoscaler's
+// status between two syncs does not move traffic back (Flagger's threshold,
+// in time). A gate that could not be evaluated before the first step is
+// not waited on.
+func (c *Cutover) settle(ctx context.Context, full bool) ([]GateResult, error) {
+	results := c.check(ctx, full)
+	red := FirstRed(results)
+	if red == nil || c.RedFor <= 0 || (full && evalError(results) != nil) {
+		return results, ctx.Err()
+	}
+	since := c.Now()
+	c.tl.say("gate %s is red: it counts once red for %s (checked every %s)", red.Gate, c.RedFor, c.Interval)
+	for c.Now().Sub(since) < c.RedFor {
+		if err := sleep(ctx, min(c.Interval, c.RedFor-c.Now().Sub(since))); err != nil {
+			return nil, err
 		}
+		if results = c.check(ctx, full); FirstRed(results) == nil {
+			return results, ctx.Err()
+		}
+	}
+	return results, ctx.Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(max(d, 0)):
+		return nil
 	}
 }
 

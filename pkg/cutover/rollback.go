@@ -46,7 +46,9 @@ type RollbackReport struct {
 }
 
 // The table is the rules as they end; the timeline is on stderr as it happens.
-func (r *RollbackReport) Header() []string { return []string{"LISTENER", "RULE", "SERVICE", "ECS", "EKS"} }
+func (r *RollbackReport) Header() []string {
+	return []string{"LISTENER", "RULE", "SERVICE", "ECS", "EKS"}
+}
 
 func (r *RollbackReport) Rows() [][]string { return ruleRows(r.Rules) }
 
