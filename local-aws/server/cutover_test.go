@@ -119,3 +119,20 @@ func TestTargetHealthOverride(t *testing.T) {
 		}
 	}
 }
+
+// Requirement: DeleteTargetGroup removes an unused target group and refuses
+// one a rule forwards to (ResourceInUse), as ELBv2 does.
+func TestDeleteTargetGroup(t *testing.T) {
+	ts := startServer(t)
+	c := elb.NewFromConfig(ts.noRetry())
+	if _, err := c.DeleteTargetGroup(ctx(t), &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(ts.st.targetGroupArn("layering-tg"))}); err == nil {
+		t.Fatal("deleted a target group a rule forwards to")
+	} else {
+		assertAPIError(t, err, "ResourceInUse", http.StatusBadRequest)
+	}
+	if _, err := c.DeleteTargetGroup(ctx(t), &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(ts.st.targetGroupArn("layering-eks-tg"))}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.DescribeTargetGroups(ctx(t), &elb.DescribeTargetGroupsInput{Names: []string{"layering-detection-layering-eks-tg"}})
+	assertAPIError(t, err, "TargetGroupNotFound", http.StatusBadRequest)
+}

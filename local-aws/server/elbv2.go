@@ -189,6 +189,7 @@ func elbv2Service() *service {
 			"ModifyRule":            op(elbModifyRule),
 			"RegisterTargets":       op(elbRegisterTargets),
 			"DeregisterTargets":     op(elbDeregisterTargets),
+			"DeleteTargetGroup":     op(elbDeleteTargetGroup),
 		},
 	}
 }
@@ -619,6 +620,26 @@ func elbDeregisterTargets(s *Server, c *call, in *elbTargetsIn) (any, error) {
 	s.st.ELB.Registered[tg.TargetGroupArn] = slices.DeleteFunc(s.st.ELB.Registered[tg.TargetGroupArn], func(x elbTarget) bool {
 		return slices.ContainsFunc(in.Targets, func(t elbTarget) bool { return t.ID == x.ID && (t.Port == 0 || t.Port == x.Port) })
 	})
+	c.dirty = true
+	return struct{}{}, nil
+}
+
+type elbDeleteTargetGroupIn struct {
+	TargetGroupArn string `json:"TargetGroupArn"`
+}
+
+// elbDeleteTargetGroup removes a target group no listener or rule forwards
+// to; like ELBv2, deleting one that does not exist succeeds.
+func elbDeleteTargetGroup(s *Server, c *call, in *elbDeleteTargetGroupIn) (any, error) {
+	if in.TargetGroupArn == "" {
+		return nil, elbValidation("TargetGroupArn is required")
+	}
+	if len(s.st.loadBalancersOf(in.TargetGroupArn)) > 0 {
+		return nil, badRequest("ResourceInUse", "Target group '%s' is currently in use by a listener or a rule", in.TargetGroupArn)
+	}
+	s.st.ELB.TargetGroups = slices.DeleteFunc(s.st.ELB.TargetGroups, func(tg elbTargetGroup) bool { return tg.TargetGroupArn == in.TargetGroupArn })
+	delete(s.st.ELB.Registered, in.TargetGroupArn)
+	delete(s.st.ELB.HealthOverrides, in.TargetGroupArn)
 	c.dirty = true
 	return struct{}{}, nil
 }

@@ -691,6 +691,17 @@ func TestCutoverLocal(t *testing.T) {
 			t.Errorf("exit %d\n%s", run.code, run.stderr)
 		}
 	})
+
+	t.Run("MissingTargetGroupIsNamed", func(t *testing.T) {
+		defer r.control(t, http.MethodPost, "reset", "") // the target group comes back with the seed
+		if _, err := r.elb.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(r.targetGroup(ctx, t, "layering-detection-aggregator-eks-tg"))}); err != nil {
+			t.Fatal(err)
+		}
+		_, run := r.cutover(ctx, t, "--to", "eks", "--dry-run")
+		if run.code != 2 || !strings.Contains(run.stderr, "target group layering-detection-aggregator-eks-tg (the Kubernetes side's") {
+			t.Errorf("exit %d\n%s", run.code, run.stderr)
+		}
+	})
 }
 
 // installTestCRDs applies test/crds (the TargetGroupBinding API, served with
