@@ -110,13 +110,14 @@ func (c *Cutover) Run(ctx context.Context) (*Report, error) {
 		rep.Outcome = "refused"
 		return rep, err
 	}
-	if rep.Gates, err = c.settle(ctx, true); err != nil {
+	var red *GateResult
+	if rep.Gates, red, err = c.settle(ctx, true); err != nil {
 		return rep, c.stopped(ctx, rep, err)
 	}
 	if err := evalError(rep.Gates); err != nil {
 		return rep, err
 	}
-	if red := FirstRed(rep.Gates); red != nil {
+	if red != nil {
 		rep.Outcome = "refused"
 		return rep, &GateError{Gate: *red, Before: true, To: c.To}
 	}
@@ -133,11 +134,12 @@ func (c *Cutover) Run(ctx context.Context) (*Report, error) {
 			return rep, c.stopped(ctx, rep, err)
 		}
 		c.tl.detail(ruleLines(expected))
-		rep.Gates, err = c.hold(ctx, expected, share)
+		var red *GateResult
+		rep.Gates, red, err = c.hold(ctx, expected, share)
 		if err != nil {
 			return rep, c.stopped(ctx, rep, err)
 		}
-		if red := FirstRed(rep.Gates); red != nil {
+		if red != nil {
 			return rep, c.revert(ctx, rep, *red, share, lastGood)
 		}
 		lastGood = share
@@ -253,7 +255,7 @@ func atShare(rules []Rule, share int, to Side) []Rule {
 
 // hold keeps checking the gates, and that the rules stay as written, until
 // the hold is over; the last check is the full one.
-func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateResult, error) {
+func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateResult, *GateResult, error) {
 	deadline := c.Now().Add(c.Hold)
 	if c.Hold > 0 {
 		c.tl.say("holding %s at %d %% on %s", c.Hold, share, c.To.Label())
@@ -262,20 +264,20 @@ func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateR
 		full := !c.Now().Before(deadline)
 		live, err := c.AWS.ReadRules(ctx, c.topo)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if diff := Diff(expected, live); len(diff) > 0 {
-			return nil, &DriftError{Diff: diff, Since: fmt.Sprintf("this cutover set %d %% on %s", share, c.To.Label())}
+			return nil, nil, &DriftError{Diff: diff, Since: fmt.Sprintf("this cutover set %d %% on %s", share, c.To.Label())}
 		}
-		results, err := c.settle(ctx, full)
+		results, red, err := c.settle(ctx, full)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if FirstRed(results) != nil || full {
-			return results, nil
+		if red != nil || full {
+			return results, red, nil
 		}
 		if err := sleep(ctx, min(c.Interval, deadline.Sub(c.Now()))); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 }
@@ -283,25 +285,43 @@ func (c *Cutover) hold(ctx context.Context, expected []Rule, share int) ([]GateR
 // settle checks the gates; a red gate counts only once it has stayed red for
 // RedFor, checked every Interval: a lost metrics sample or an autoscaler's
 // status between two syncs does not move traffic back (Flagger's threshold,
-// in time). A gate that could not be evaluated before the first step is
-// not waited on.
-func (c *Cutover) settle(ctx context.Context, full bool) ([]GateResult, error) {
+// in time). It returns the last results and the gate that counts, if any: the
+// one red the longest. A gate that could not be evaluated before the first
+// step is not waited on.
+func (c *Cutover) settle(ctx context.Context, full bool) ([]GateResult, *GateResult, error) {
 	results := c.check(ctx, full)
-	red := FirstRed(results)
-	if red == nil || c.RedFor <= 0 || (full && evalError(results) != nil) {
-		return results, ctx.Err()
+	if red := FirstRed(results); red == nil || c.RedFor <= 0 || (full && evalError(results) != nil) {
+		return results, red, ctx.Err()
 	}
-	since := c.Now()
-	c.tl.say("gate %s is red: it counts once red for %s (checked every %s)", red.Gate, c.RedFor, c.Interval)
-	for c.Now().Sub(since) < c.RedFor {
-		if err := sleep(ctx, min(c.Interval, c.RedFor-c.Now().Sub(since))); err != nil {
-			return nil, err
+	redSince := map[string]time.Time{}
+	for {
+		now := c.Now()
+		var counted *GateResult
+		for i, r := range results {
+			if r.State != Red {
+				delete(redSince, r.Gate)
+				continue
+			}
+			if _, ok := redSince[r.Gate]; !ok {
+				redSince[r.Gate] = now
+				c.tl.say("gate %s is red: it counts once red for %s (checked every %s)", r.Gate, c.RedFor, c.Interval)
+			}
+			if now.Sub(redSince[r.Gate]) >= c.RedFor && (counted == nil || redSince[r.Gate].Before(redSince[counted.Gate])) {
+				counted = &results[i]
+			}
 		}
-		if results = c.check(ctx, full); FirstRed(results) == nil {
-			return results, ctx.Err()
+		if counted != nil || len(redSince) == 0 {
+			return results, counted, ctx.Err()
 		}
+		wait := c.RedFor
+		for _, since := range redSince {
+			wait = min(wait, c.RedFor-now.Sub(since))
+		}
+		if err := sleep(ctx, min(c.Interval, wait)); err != nil {
+			return nil, nil, err
+		}
+		results = c.check(ctx, full)
 	}
-	return results, ctx.Err()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -8,11 +8,12 @@ import (
 
 // gateScript is a gate whose verdicts are given in turn (the last one repeats).
 type gateScript struct {
+	name   string
 	states []GateState
 	calls  int
 }
 
-func (g *gateScript) Name() string { return "scripted" }
+func (g *gateScript) Name() string { return g.name }
 
 func (g *gateScript) Check(context.Context, bool) GateResult {
 	s := g.states[min(g.calls, len(g.states)-1)]
@@ -38,19 +39,32 @@ func TestSettle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := &gateScript{states: tt.states}
+			g := &gateScript{name: "scripted", states: tt.states}
 			c := &Cutover{Gates: []Gate{g}, Interval: 10 * time.Millisecond, RedFor: tt.redFor, Now: time.Now}
 			c.tl = timeline{start: time.Now(), now: time.Now}
-			results, err := c.settle(context.Background(), false)
+			_, red, err := c.settle(context.Background(), false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (FirstRed(results) != nil) != tt.red {
-				t.Errorf("red = %v, want %v", FirstRed(results) != nil, tt.red)
+			if (red != nil) != tt.red {
+				t.Errorf("red = %v, want %v", red, tt.red)
 			}
 			if g.calls < tt.checks || (!tt.red && g.calls != tt.checks) {
 				t.Errorf("%d checks, want %d", g.calls, tt.checks)
 			}
 		})
+	}
+}
+
+// Requirement: the gate named is the one that stayed red for --red-for, not
+// one that blinked red at the end of the window.
+func TestSettleNamesTheGateRedTheLongest(t *testing.T) {
+	targets := &gateScript{name: "targets", states: []GateState{Red}}
+	verify := &gateScript{name: "verify", states: []GateState{Green, Green, Green, Red}}
+	c := &Cutover{Gates: []Gate{verify, targets}, Interval: 10 * time.Millisecond, RedFor: 40 * time.Millisecond, Now: time.Now}
+	c.tl = timeline{start: time.Now(), now: time.Now}
+	_, red, err := c.settle(context.Background(), false)
+	if err != nil || red == nil || red.Gate != "targets" {
+		t.Fatalf("counted %+v, %v; want targets", red, err)
 	}
 }

@@ -555,7 +555,7 @@ func TestCutoverLocal(t *testing.T) {
 	t.Run("UnhealthyEKSTargetGroupNeverReceivesTraffic", func(t *testing.T) {
 		r.control(t, http.MethodPost, "target-health", `{"targetGroup":"layering-detection-layering-eks-tg","state":"unhealthy"}`)
 		defer r.control(t, http.MethodDelete, "target-health", "")
-		_, run := r.cutover(ctx, t, "--to", "eks", "--steps", "100", "--hold", "0s")
+		_, run := r.cutover(ctx, t, "--to", "eks", "--steps", "100", "--hold", "0s", "--red-for", "5s")
 		if run.code != 1 || !strings.Contains(run.stderr, "gate targets is red: layering-detection-layering-eks-tg: 0 of") ||
 			!strings.Contains(run.stderr, "unhealthy Target.FailedHealthChecks") || !strings.Contains(run.stderr, "nothing was changed") {
 			t.Errorf("exit %d\n%s", run.code, run.stderr)
@@ -693,7 +693,10 @@ func TestCutoverLocal(t *testing.T) {
 	})
 
 	t.Run("MissingTargetGroupIsNamed", func(t *testing.T) {
-		defer r.control(t, http.MethodPost, "reset", "") // the target group comes back with the seed
+		// The seed, where no rule forwards to the Kubernetes side yet (ELBv2
+		// refuses to delete a target group in use); it comes back with the seed.
+		r.control(t, http.MethodPost, "reset", "")
+		defer r.control(t, http.MethodPost, "reset", "")
 		if _, err := r.elb.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(r.targetGroup(ctx, t, "layering-detection-aggregator-eks-tg"))}); err != nil {
 			t.Fatal(err)
 		}
