@@ -142,7 +142,11 @@ func (g *TargetsGate) Check(ctx context.Context, _ bool) GateResult {
 		return failed(g.Name(), err)
 	}
 	if bad := Unhealthy(groups, health, nil); len(bad) > 0 {
-		return red(g.Name(), strings.Join(bad, "; "))
+		detail := strings.Join(bad, "; ")
+		if g.To == ECS {
+			detail += " (ECS scaled in? kubectl layering rollback --to-ecs restores its capacity first)"
+		}
+		return red(g.Name(), detail)
 	}
 	total := 0
 	for _, h := range health {
