@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -53,7 +52,6 @@ type RollbackOptions struct {
 	ToECS      bool
 	ScaleDown  bool
 	ECSFlags
-	clientsErr error
 
 	env     manifests.Env
 	clients kube.Clients
@@ -107,10 +105,10 @@ func (o *RollbackOptions) Validate() error {
 	if o.ScaleDown && !o.ToECS {
 		return usage("--scale-down goes with --to-ecs")
 	}
-	o.clients, err = o.factory.Clients()
-	if o.ToECS { // the way back to ECS must not depend on the cluster
-		o.clientsErr, err = err, nil
+	if o.ToECS { // the way back to ECS must not depend on the cluster: Run asks it
+		return nil
 	}
+	o.clients, err = o.factory.Clients()
 	return err
 }
 
@@ -200,9 +198,12 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 // runToECS puts all traffic back on ECS; the cluster, when reachable, gets
 // the cutover record and (--scale-down) the scale-down.
 func (o *RollbackOptions) runToECS(ctx context.Context) error {
-	clients := o.reachable(ctx)
-	if clients == nil && o.ScaleDown {
-		return usage("--scale-down needs the cluster, which is not reachable (%v)", o.clientsErr)
+	clients := reachable(ctx, o.factory) // the way back to ECS does not wait for a cluster that is down
+	if clients == nil {
+		if o.ScaleDown {
+			return usage("--scale-down needs the cluster, which is not reachable (check --kubeconfig, --context)")
+		}
+		fmt.Fprintln(o.ErrOut, "warning: the cluster is not reachable: rolling back to ECS without it; the cutover record is not updated")
 	}
 	tree, err := manifests.Embedded()
 	if err != nil {
@@ -234,18 +235,4 @@ func (o *RollbackOptions) runToECS(ctx context.Context) error {
 		}
 	}
 	return err
-}
-
-// reachable is the cluster's clients if it answers within a few seconds: the
-// way back to ECS does not wait for a cluster that is down.
-func (o *RollbackOptions) reachable(ctx context.Context) *kube.Clients {
-	if o.clientsErr == nil {
-		probe, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		if _, o.clientsErr = o.clients.ServerVersion(probe); o.clientsErr == nil {
-			return &o.clients
-		}
-	}
-	fmt.Fprintf(o.ErrOut, "warning: the cluster is not reachable (%v): rolling back to ECS without it; the cutover record is not updated\n", o.clientsErr)
-	return nil
 }
