@@ -510,6 +510,9 @@ func TestCutoverLocal(t *testing.T) {
 		}
 		set := func(ecsW, eksW int32) {
 			tgs := rule300.Actions[0].ForwardConfig.TargetGroups
+			if len(tgs) != 2 {
+				t.Fatalf("rule 300 forwards to %d target groups: the cutover before this one did not run", len(tgs))
+			}
 			tgs[0].Weight, tgs[1].Weight = aws.Int32(ecsW), aws.Int32(eksW)
 			if _, err := r.elb.ModifyRule(ctx, &elb.ModifyRuleInput{RuleArn: rule300.RuleArn, Actions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward,
 				ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: tgs}}}}); err != nil {
