@@ -676,13 +676,9 @@ func TestCutoverLocal(t *testing.T) {
 	})
 
 	t.Run("AccessDeniedNamesTheAction", func(t *testing.T) {
-		bad := map[string]string{}
-		for k, v := range r.env {
-			bad[k] = v
-		}
-		bad["AWS_SECRET_ACCESS_KEY"] = "not-the-key"
-		var run pluginRun
-		withEnv(bad, func() { run = runPlugin(ctx, t, "rollback", "--to-ecs", "--env", "local") })
+		r.control(t, http.MethodPost, "faults", `{"service":"elbv2","operation":"DescribeLoadBalancers","kind":"deny"}`)
+		defer r.control(t, http.MethodDelete, "faults", "")
+		_, run := r.rollback(ctx, t)
 		if run.code != 2 || !strings.Contains(run.stderr, "grant the IAM action elasticloadbalancing:DescribeLoadBalancers") {
 			t.Errorf("exit %d\n%s", run.code, run.stderr)
 		}
