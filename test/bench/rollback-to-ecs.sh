@@ -21,8 +21,9 @@ declare -A desired=([orchestrator]=1 [layering]=2 [wash-trading]=2 [aggregator]=
 
 curl -fsS -X POST "$AWS_ENDPOINT_URL/_local-aws/reset" >/dev/null
 lb=$(cli elbv2 describe-load-balancers --names layering-detection-alb --query 'LoadBalancers[0].LoadBalancerArn' --output text)
-declare -A tg
+declare -A tg svc_arn
 for s in "${services[@]}"; do
+  svc_arn[$s]=$(cli ecs describe-services --cluster "$cluster" --services "layering-detection-$s" --query 'services[0].serviceArn' --output text)
   for side in tg eks-tg; do
     tg[$s-$side]=$(cli elbv2 describe-target-groups --names "layering-detection-$s-$side" --query 'TargetGroups[0].TargetGroupArn' --output text)
   done
@@ -50,7 +51,7 @@ all_on_eks() {
     esac
   done
   for s in "${services[@]}"; do
-    cli ecs tag-resource --resource-arn "arn:aws:ecs:$AWS_REGION:111122223333:service/$cluster/layering-detection-$s" \
+    cli ecs tag-resource --resource-arn "${svc_arn[$s]}" \
       --tags "[{\"key\":\"kubectl-layering/capacity-before-scale-in\",\"value\":\"desired=${desired[$s]},min=${min[$s]},max=${max[$s]}\"}]"
     cli application-autoscaling register-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount \
       --resource-id "service/$cluster/layering-detection-$s" --min-capacity 0 --max-capacity 0 >/dev/null

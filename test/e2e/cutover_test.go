@@ -646,7 +646,11 @@ func TestCutoverLocal(t *testing.T) {
 				t.Errorf("the timeline lacks %q:\n%s", want, run.stderr)
 			}
 		}
-		tags, err := r.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:ecs:us-east-1:111122223333:service/layering-detection-cluster/layering-detection-layering")})
+		svcs, err := r.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("layering-detection-cluster"), Services: []string{"layering-detection-layering"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags, err := r.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: svcs.Services[0].ServiceArn})
 		if err != nil {
 			t.Fatal(err)
 		}
