@@ -324,7 +324,7 @@ func testPrune(ctx context.Context, t *testing.T, cfg *rest.Config, cs *kubernet
 // Requirement (issue 16): a tag never pushed to the registry fails with the pull's reason.
 func testBrokenImage(ctx context.Context, t *testing.T, cs *kubernetes.Clientset) {
 	start := time.Now()
-	res, r := deployJSON(ctx, t, "--timeout", "2m", "--image-tag", "0.0.0-never-pushed")
+	res, r := deployJSON(ctx, t, "--timeout", "2m", "--image", "aggregator="+registryImage("aggregator", "0.0.0-never-pushed"))
 	if r.code != 1 || res.Healthy {
 		t.Fatalf("deploy of a missing image: exit %d, healthy %v\n%s", r.code, res.Healthy, r.stderr)
 	}
