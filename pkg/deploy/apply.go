@@ -25,13 +25,14 @@ type Phase int
 
 const (
 	PhaseNamespace Phase = iota // namespaces
-	PhaseConfig                 // accounts, config, secrets and secret sync, storage
+	PhaseVolumes                // storage classes and volumes: a claim created after its volume binds at once
+	PhaseConfig                 // accounts, config, secrets and secret sync, claims
 	PhaseWorkload               // deployments, services, disruption budgets
 	PhaseScaling                // autoscalers, once their targets exist
 	PhaseNetwork                // ingress and network policies, once backends exist
 )
 
-var phaseNames = map[Phase]string{PhaseNamespace: "namespace", PhaseConfig: "config and storage", PhaseWorkload: "workloads", PhaseScaling: "autoscalers", PhaseNetwork: "ingress and network policies"}
+var phaseNames = map[Phase]string{PhaseNamespace: "namespace", PhaseVolumes: "volumes", PhaseConfig: "config and claims", PhaseWorkload: "workloads", PhaseScaling: "autoscalers", PhaseNetwork: "ingress and network policies"}
 
 func (p Phase) String() string { return phaseNames[p] }
 
@@ -40,6 +41,8 @@ func PhaseOf(kind string) Phase {
 	switch kind {
 	case "Namespace", "CustomResourceDefinition":
 		return PhaseNamespace
+	case "StorageClass", "PersistentVolume":
+		return PhaseVolumes
 	case "Deployment", "StatefulSet", "DaemonSet", "Service", "PodDisruptionBudget":
 		return PhaseWorkload
 	case "HorizontalPodAutoscaler":
@@ -93,6 +96,7 @@ type ApplyResult struct {
 
 // Apply applies objs phase by phase, concurrently within a phase, and stops
 // after the first phase with a failure (later phases depend on earlier ones).
+// Claims wait for new volumes to be taken in, workloads for the claims to bind.
 // Results keep the order of objs; objects of phases never reached have none.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) ([]ApplyResult, error) {
 	results := make([]ApplyResult, len(objs))
@@ -129,6 +133,9 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		if len(errs) > 0 {
 			return results, fmt.Errorf("applying %s: %w", p, errors.Join(errs...))
 		}
+		if a.DryRun == DryRunNone {
+			a.settle(ctx, p, objs, results)
+		}
 	}
 	return results, nil
 }
@@ -160,4 +167,14 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		return live, Unchanged, nil
 	}
 	return live, Configured, nil
+}
+
+// settle waits, after phase p, for what the next phase depends on (claims.go).
+func (a *Applier) settle(ctx context.Context, p Phase, objs []*unstructured.Unstructured, results []ApplyResult) {
+	switch p {
+	case PhaseVolumes:
+		a.awaitPhase(ctx, volumesToAwait(results), "Available", "Bound")
+	case PhaseConfig:
+		a.awaitPhase(ctx, claimsToAwait(objs, results), "Bound")
+	}
 }

@@ -159,7 +159,7 @@ func TestCheckPinned(t *testing.T) {
 
 // Requirement: objects are applied in dependency order.
 func TestPhaseOf(t *testing.T) {
-	order := []string{"Namespace", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress"}
+	order := []string{"Namespace", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "HorizontalPodAutoscaler", "Ingress"}
 	for i := 1; i < len(order); i++ {
 		if PhaseOf(order[i-1]) >= PhaseOf(order[i]) {
 			t.Errorf("%s is not applied before %s", order[i-1], order[i])

@@ -273,6 +273,13 @@ func checkService(t *testing.T, r rendered, env envExpectation, svc serviceBasel
 	eq(t, "readiness period", ready.PeriodSeconds, int32(10))
 	eq(t, "readiness timeout", ready.TimeoutSeconds, int32(5))
 	eq(t, "readiness failure threshold", ready.FailureThreshold, int32(3))
+	// Issue 18: a startup probe every second makes a new pod Ready about a
+	// second after it listens, while a container that never answers is still
+	// replaced no sooner than ECS would: start period 5 s + 3 retries × 30 s.
+	start := c.StartupProbe
+	eq(t, "startup path", start.HTTPGet.Path, "/health")
+	eq(t, "startup period", start.PeriodSeconds, int32(1))
+	eq(t, "startup tolerance (s)", start.PeriodSeconds*start.FailureThreshold, int32(5+3*30))
 
 	// Rollouts without 5xx: the pod keeps serving until the ALB has deregistered
 	// it (deregistration delay 30 s), then has time to finish in-flight work.

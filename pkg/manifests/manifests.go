@@ -247,7 +247,12 @@ func (t *Tree) Render(dir string) (resmap.ResMap, error) {
 }
 
 func (t *Tree) build(abs, name string) (resmap.ResMap, error) {
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(t.fs, abs)
+	opts := krusty.MakeDefaultOptions()
+	// As `kubectl kustomize` orders (legacy, unless a kustomization says
+	// otherwise): what others depend on first, so `render | kubectl apply -f -`
+	// creates ConfigMaps, Secrets and volumes before the pods that mount them.
+	opts.Reorder = krusty.ReorderOptionUnspecified
+	m, err := krusty.MakeKustomizer(opts).Run(t.fs, abs)
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", name, err)
 	}

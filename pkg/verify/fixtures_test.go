@@ -22,6 +22,7 @@ const ns = "layering-detection-test"
 func serviceContainer() corev1.Container {
 	return corev1.Container{
 		Name:           "orchestrator",
+		StartupProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8000)}}, PeriodSeconds: 1, FailureThreshold: 95},
 		LivenessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8000)}}},
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8000)}}, PeriodSeconds: 5},
 		EnvFrom:        []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "orchestrator-config"}}}},
@@ -62,7 +63,7 @@ func live(d *appsv1.Deployment) *appsv1.Deployment {
 	d = d.DeepCopy()
 	for i := range d.Spec.Template.Spec.Containers {
 		c := &d.Spec.Template.Spec.Containers[i]
-		c.LivenessProbe, c.ReadinessProbe = withDefaults(c.LivenessProbe), withDefaults(c.ReadinessProbe)
+		c.StartupProbe, c.LivenessProbe, c.ReadinessProbe = withDefaults(c.StartupProbe), withDefaults(c.LivenessProbe), withDefaults(c.ReadinessProbe)
 	}
 	return d
 }

@@ -77,7 +77,7 @@ func judgeDeployment(want, live *appsv1.Deployment, pods []corev1.Pod, now time.
 	return r
 }
 
-// probeDrift says how the live containers' liveness and readiness probes differ
+// probeDrift says how the live containers' startup, liveness and readiness probes differ
 // from the manifests' (matched by container name), or "" when they do not.
 func probeDrift(want, live []corev1.Container) string {
 	if len(want) == 0 {
@@ -88,7 +88,8 @@ func probeDrift(want, live []corev1.Container) string {
 		if l == nil {
 			return "the live Deployment has no container " + w.Name
 		}
-		if !equality.Semantic.DeepEqual(l.LivenessProbe, withDefaults(w.LivenessProbe)) ||
+		if !equality.Semantic.DeepEqual(l.StartupProbe, withDefaults(w.StartupProbe)) ||
+			!equality.Semantic.DeepEqual(l.LivenessProbe, withDefaults(w.LivenessProbe)) ||
 			!equality.Semantic.DeepEqual(l.ReadinessProbe, withDefaults(w.ReadinessProbe)) {
 			return "the live probes differ from the manifests"
 		}

@@ -27,6 +27,8 @@ func TestJudgeDeployment(t *testing.T) {
 	crashing.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "orchestrator", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 40s"}}}}
 	driftedProbe := live(want)
 	driftedProbe.Spec.Template.Spec.Containers[0].ReadinessProbe.PeriodSeconds = 30
+	noStartupProbe := live(want)
+	noStartupProbe.Spec.Template.Spec.Containers[0].StartupProbe = nil
 	short := live(want)
 	short.Spec.Replicas = ptr32(2)
 	noContainers := deployment("orchestrator")
@@ -39,6 +41,7 @@ func TestJudgeDeployment(t *testing.T) {
 	}{
 		"healthy":                          {want, live(want), nil, Pass, "1/1 available, probes as specified"},
 		"a probe differs":                  {want, driftedProbe, nil, Fail, "the live probes differ from the manifests"},
+		"the startup probe was removed":    {want, noStartupProbe, nil, Fail, "the live probes differ from the manifests"},
 		"a pod crash-loops":                {want, live(want), []corev1.Pod{*crashing}, Fail, "CrashLoopBackOff: back-off 40s"},
 		"fewer available than desired":     {want, short, nil, Fail, "1/2 available"},
 		"restarted 2 minutes ago":          {want, live(want), restarted(2 * time.Minute), Warn, "restarted 3 times, last 2m0s ago (OOMKilled)"},
