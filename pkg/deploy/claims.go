@@ -14,7 +14,8 @@ import (
 // after a backoff of seconds (1 s, doubling): a fresh environment whose pods
 // were created moments before their claims bound came up 3–5 s late. A claim
 // reserved by one of the release's own volumes binds within moments, needing
-// only the volume controller, so the workloads are applied once it has.
+// only the volume controller, so a workload that mounts it is applied once it
+// has; the others go at once.
 //
 // Only if the controller already holds the volume: a claim it syncs first
 // stays unbound until its next resync (--pvclaimbinder-sync-period, 15 s by
@@ -86,6 +87,26 @@ func claimsToAwait(objs []*unstructured.Unstructured, results []ApplyResult) []*
 		}
 		if phase, _, _ := unstructured.NestedString(live.Object, "status", "phase"); phase != "Bound" {
 			out = append(out, live)
+		}
+	}
+	return out
+}
+
+// mountedClaims are the claims among unbound that the pod template of o mounts.
+func mountedClaims(o *unstructured.Unstructured, unbound []*unstructured.Unstructured) []*unstructured.Unstructured {
+	if len(unbound) == 0 {
+		return nil
+	}
+	volumes, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "volumes")
+	var out []*unstructured.Unstructured
+	for _, c := range unbound {
+		for _, v := range volumes {
+			m, _ := v.(map[string]any)
+			name, _, _ := unstructured.NestedString(m, "persistentVolumeClaim", "claimName")
+			if name == c.GetName() && o.GetNamespace() == c.GetNamespace() {
+				out = append(out, c)
+				break
+			}
 		}
 	}
 	return out

@@ -106,3 +106,34 @@ func TestVolumesToAwait(t *testing.T) {
 		})
 	}
 }
+
+// Requirement (issue 18): a workload waits only for the unbound claims its
+// pods mount; one that mounts none is applied at once.
+func TestMountedClaims(t *testing.T) {
+	deployment := func(claims ...string) *unstructured.Unstructured {
+		u := obj("apps/v1", "Deployment", "env", "d")
+		volumes := []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{}}}
+		for _, c := range claims {
+			volumes = append(volumes, map[string]any{"name": c, "persistentVolumeClaim": map[string]any{"claimName": c}})
+		}
+		_ = unstructured.SetNestedSlice(u.Object, volumes, "spec", "template", "spec", "volumes")
+		return u
+	}
+	unbound := []*unstructured.Unstructured{obj("v1", "PersistentVolumeClaim", "env", "input"), obj("v1", "PersistentVolumeClaim", "env", "logs")}
+	for _, tc := range []struct {
+		name string
+		o    *unstructured.Unstructured
+		want int
+	}{
+		{"mounts two of them", deployment("input", "logs", "output"), 2},
+		{"mounts none", deployment(), 0},
+		{"mounts a bound one only", deployment("output"), 0},
+		{"not a workload", obj("v1", "Service", "env", "s"), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := len(mountedClaims(tc.o, unbound)); got != tc.want {
+				t.Errorf("waits for %d claims, want %d", got, tc.want)
+			}
+		})
+	}
+}
