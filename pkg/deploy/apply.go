@@ -96,7 +96,7 @@ type ApplyResult struct {
 
 // Apply applies objs phase by phase, concurrently within a phase, and stops
 // after the first phase with a failure (later phases depend on earlier ones).
-// Claims wait for new volumes to be taken in, workloads for the claims they mount to bind.
+// Claims wait for new volumes to be taken in by the volume controller (volumes.go).
 // Results keep the order of objs; objects of phases never reached have none.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) ([]ApplyResult, error) {
 	results := make([]ApplyResult, len(objs))
@@ -113,14 +113,12 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		phases = append(phases, p)
 	}
 	sort.Slice(phases, func(i, j int) bool { return phases[i] < phases[j] })
-	var unbound []*unstructured.Unstructured // claims the workloads that mount them wait for
 	for _, p := range phases {
 		var wg sync.WaitGroup
 		for _, i := range byPhase[p] {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				a.awaitPhase(ctx, mountedClaims(objs[i], unbound), "Bound")
 				live, action, err := a.applyOne(ctx, objs[i])
 				results[i] = ApplyResult{Object: live, Action: action, Err: err}
 			}(i)
@@ -135,14 +133,8 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		if len(errs) > 0 {
 			return results, fmt.Errorf("applying %s: %w", p, errors.Join(errs...))
 		}
-		if a.DryRun != DryRunNone {
-			continue
-		}
-		switch p {
-		case PhaseVolumes:
+		if p == PhaseVolumes && a.DryRun == DryRunNone {
 			a.awaitPhase(ctx, volumesToAwait(results), "Available", "Bound")
-		case PhaseConfig:
-			unbound = claimsToAwait(objs, results)
 		}
 	}
 	return results, nil

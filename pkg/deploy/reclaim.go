@@ -3,6 +3,10 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,32 +33,52 @@ func staleClaim(live *unstructured.Unstructured) string {
 // it. Only the stale claim UID is cleared, as the Kubernetes documentation
 // describes for reusing a Retain volume.
 func (a *Applier) ReclaimVolumes(ctx context.Context, objs []*unstructured.Unstructured) ([]string, error) {
-	var reclaimed []string
+	var (
+		mu        sync.Mutex
+		reclaimed []string
+		g, gctx   = errgroup.WithContext(ctx)
+	)
+	// Concurrently: every deploy, a no-op too, looks at each volume.
 	for _, o := range objs {
 		if o.GetKind() != "PersistentVolume" {
 			continue
 		}
-		client, err := a.Clients.ResourceFor(o.GroupVersionKind(), "")
-		if err != nil {
-			return reclaimed, err
-		}
-		live, err := client.Get(ctx, o.GetName(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return reclaimed, err
-		}
-		uid := staleClaim(live)
-		if uid == "" {
-			continue
-		}
-		patch := []byte(`[{"op":"test","path":"/spec/claimRef/uid","value":"` + uid + `"},{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]`)
-		opts := metav1.PatchOptions{FieldManager: FieldManager, DryRun: a.applyOptions().DryRun}
-		if _, err := client.Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts); err != nil {
-			return reclaimed, fmt.Errorf("reclaiming %s for its new claim: %w", kube.Key(o), err)
-		}
-		reclaimed = append(reclaimed, kube.Key(o))
+		g.Go(func() error {
+			done, err := a.reclaim(gctx, o)
+			if done {
+				mu.Lock()
+				reclaimed = append(reclaimed, kube.Key(o))
+				mu.Unlock()
+			}
+			return err
+		})
 	}
-	return reclaimed, nil
+	err := g.Wait()
+	sort.Strings(reclaimed)
+	return reclaimed, err
+}
+
+// reclaim clears the stale claim UID of one volume, if it has one.
+func (a *Applier) reclaim(ctx context.Context, o *unstructured.Unstructured) (bool, error) {
+	client, err := a.Clients.ResourceFor(o.GroupVersionKind(), "")
+	if err != nil {
+		return false, err
+	}
+	live, err := client.Get(ctx, o.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	uid := staleClaim(live)
+	if uid == "" {
+		return false, nil
+	}
+	patch := []byte(`[{"op":"test","path":"/spec/claimRef/uid","value":"` + uid + `"},{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]`)
+	opts := metav1.PatchOptions{FieldManager: FieldManager, DryRun: a.applyOptions().DryRun}
+	if _, err := client.Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts); err != nil {
+		return false, fmt.Errorf("reclaiming %s for its new claim: %w", kube.Key(o), err)
+	}
+	return true, nil
 }
