@@ -49,7 +49,14 @@ func releaseB(ctx context.Context, t *testing.T, tag string) string {
 	}
 	oldName := strings.Fields(y[i:])[1]
 	y = strings.ReplaceAll(y, oldName, "layering-detection-orchestrator-config-b")
-	y = strings.Replace(y, "LOG_LEVEL: INFO", "LOG_LEVEL: DEBUG", 1)
+	// In the orchestrator's ConfigMap only, wherever the render lists it.
+	docs := strings.Split(y, "\n---\n")
+	for i, d := range docs {
+		if strings.Contains(d, "kind: ConfigMap") && strings.Contains(d, "name: layering-detection-orchestrator-config-b") {
+			docs[i] = strings.Replace(d, "LOG_LEVEL: INFO", "LOG_LEVEL: DEBUG", 1)
+		}
+	}
+	y = strings.Join(docs, "\n---\n")
 	if !strings.Contains(y, "LOG_LEVEL: DEBUG") {
 		t.Fatal("could not change LOG_LEVEL")
 	}
