@@ -698,7 +698,7 @@ ports_free() {
 	local port holder
 	for port in 5000 2379 2380 2381 6443 10248 10249 10250 10256 10257 10259; do
 		holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n1 || true)
-		[ -z "$holder" ] || die "port $port is already in use: $holder"
+		[ -z "$holder" ] || die "port $port is already in use: $holder (if it is a component of an earlier cluster: make cluster-down)"
 	done
 	ok
 }
@@ -752,6 +752,17 @@ teardown() {
 	stop_proc etcd
 	stop_proc containerd
 	stop_proc registry
+	# Components the pid files do not know (one restarted by hand, say): our own
+	# binaries run against our state directory. Left alive, they hold the ports
+	# the next `up` needs.
+	local exe
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null || true)
+		case "$exe" in "$BIN"/*) ;; *) continue ;; esac
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$STATE/" || continue
+		kill_tree "${p#/proc/}"
+		note "killed leftover ${exe##*/} (pid ${p#/proc/})"
+	done
 	ok
 	step "clean host (mounts, netns, cni0, iptables, lo address, sysctls, volume link)"
 	local m
