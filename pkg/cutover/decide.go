@@ -2,6 +2,8 @@ package cutover
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,7 +136,7 @@ func Diff(want, live []Rule) []string {
 // sortedRuleKeys orders listener/priority keys by port, then priority, the
 // default action last, as the ALB evaluates them.
 func sortedRuleKeys(keys map[string]bool) []string {
-	out := sortedKeys(keys)
+	out := slices.Sorted(maps.Keys(keys))
 	sort.SliceStable(out, func(i, j int) bool {
 		pi, ri, _ := strings.Cut(out[i], "/")
 		pj, rj, _ := strings.Cut(out[j], "/")

@@ -13,6 +13,8 @@ package cutover
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -187,7 +189,7 @@ func ParseRules(port int32, listenerARN string, rules []elbtypes.Rule, pairs []P
 		case len(services) == 0:
 			continue // forwards elsewhere: someone else's rule
 		case len(services) > 1:
-			problems = append(problems, fmt.Sprintf("%s forwards to the target groups of %s: one rule per service is what the cutover moves", rule.Name(), strings.Join(sortedKeys(services), " and ")))
+			problems = append(problems, fmt.Sprintf("%s forwards to the target groups of %s: one rule per service is what the cutover moves", rule.Name(), strings.Join(slices.Sorted(maps.Keys(services)), " and ")))
 		case len(foreign) > 0:
 			problems = append(problems, fmt.Sprintf("%s forwards to %s's target groups and also to %s: the cutover moves only rules that forward to a service's ECS and EKS target groups", rule.Name(), rule.Service, strings.Join(foreign, ", ")))
 		default:
@@ -268,14 +270,5 @@ func (r Rule) withWeights(p Pair, ecs, eks int32) []elbtypes.Action {
 		},
 		TargetGroupStickinessConfig: stickiness,
 	}}
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -3,7 +3,9 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -124,7 +126,7 @@ func dependencies(objs []*unstructured.Unstructured) (csiDrivers, ingressClasses
 			needsMetrics = true
 		}
 	}
-	return sortedKeys(drivers), sortedKeys(classes), needsMetrics
+	return slices.Sorted(maps.Keys(drivers)), slices.Sorted(maps.Keys(classes)), needsMetrics
 }
 
 func checkDependencies(ctx context.Context, dyn dynamic.Interface, objs []*unstructured.Unstructured) []Problem {
@@ -210,14 +212,5 @@ func sortedKinds(m map[schema.GroupVersionKind]bool) []schema.GroupVersionKind {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

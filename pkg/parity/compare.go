@@ -1,6 +1,7 @@
 package parity
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -51,7 +52,7 @@ func Compare(in Input) *Report {
 		}
 		rep.Items = append(rep.Items, in.service(svc, s, d)...)
 	}
-	for _, name := range sortedKeys(in.Kube.Deployments) {
+	for _, name := range slices.Sorted(maps.Keys(in.Kube.Deployments)) {
 		if _, ok := in.ECS.Service(name); !ok {
 			rep.Items = append(rep.Items, Row{strings.TrimPrefix(name, appPrefix), "service", "no ECS service " + name, "Deployment " + name, Differs, "runs only on Kubernetes"})
 		}
@@ -121,13 +122,4 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,8 +4,10 @@ package parity
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,7 +114,7 @@ func environment(svc string, ecs, kube map[string]string) []Row {
 		names[n] = true
 	}
 	var rows []Row
-	for _, n := range sortedKeys(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		e, inECS := ecs[n]
 		k, inKube := kube[n]
 		r := same(svc, "env "+n, e, k)
@@ -159,7 +161,7 @@ func secretRows(svc string, d *ecsstate.Deployment, k *Kube, ecs map[string]stri
 		names[n] = true
 	}
 	var rows []Row
-	for _, n := range sortedKeys(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		r := Row{Service: svc, Item: "secret " + n, ECS: "(none)", Kubernetes: "(none)"}
 		if from, ok := ecs[n]; ok {
 			arn, key := ecsstate.SecretRef(from)

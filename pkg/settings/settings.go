@@ -7,9 +7,10 @@ package settings
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -86,7 +87,7 @@ func (e *PlaceholderError) Error() string {
 // still placeholders or malformed.
 func Check(env string, s Settings) []Problem {
 	var problems []Problem
-	for _, name := range sortedKeys(s) {
+	for _, name := range slices.Sorted(maps.Keys(s)) {
 		k, known := key(name)
 		v := s[name]
 		fix := fmt.Sprintf("kubectl layering settings set --env %s %s=… (%s: %s)", env, name, k.What, k.Where)
@@ -120,7 +121,7 @@ func Require(env string, s Settings, names ...string) []Problem {
 
 // Validate checks values given on the command line: known keys, right form.
 func Validate(values Settings) error {
-	for _, name := range sortedKeys(values) {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
 		k, ok := key(name)
 		if !ok {
 			names := make([]string, len(Keys))
@@ -202,13 +203,4 @@ func (st *Store) Merge(ctx context.Context, env string, values Settings) (bool, 
 		return false, err
 	}
 	return true, nil
-}
-
-func sortedKeys(s Settings) []string {
-	out := make([]string, 0, len(s))
-	for k := range s {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
