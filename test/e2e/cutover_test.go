@@ -40,13 +40,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/yaml"
 
 	"github.com/layering-detection/kubectl-layering/pkg/cutover"
-	"github.com/layering-detection/kubectl-layering/pkg/deploy"
 )
 
 type cutoverReport struct {
@@ -291,7 +288,8 @@ func (r *cutoverRig) cliErr(ctx context.Context, args ...string) (string, error)
 	return string(out), nil
 }
 
-func (r *cutoverRig) listener(ctx context.Context, t *testing.T) string {
+// listeners are the platform ALB's listeners.
+func (r *cutoverRig) listeners(ctx context.Context, t *testing.T) []elbtypes.Listener {
 	t.Helper()
 	lbs, err := r.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{"layering-detection-alb"}})
 	if err != nil {
@@ -301,7 +299,12 @@ func (r *cutoverRig) listener(ctx context.Context, t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range ls.Listeners {
+	return ls.Listeners
+}
+
+func (r *cutoverRig) listener(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	for _, l := range r.listeners(ctx, t) {
 		if aws.ToInt32(l.Port) == 80 {
 			return aws.ToString(l.ListenerArn)
 		}
@@ -365,15 +368,7 @@ func (r *cutoverRig) desired(ctx context.Context, t *testing.T) map[string]int32
 // setAll writes every rule's weights directly, as a test-made starting point.
 func (r *cutoverRig) setAll(ctx context.Context, t *testing.T, ecsW, eksW int32) {
 	t.Helper()
-	lbs, err := r.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{"layering-detection-alb"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := r.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: lbs.LoadBalancers[0].LoadBalancerArn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range ls.Listeners {
+	for _, l := range r.listeners(ctx, t) {
 		rules, err := r.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: l.ListenerArn})
 		if err != nil {
 			t.Fatal(err)
@@ -719,28 +714,7 @@ func installTestCRDs(ctx context.Context, t *testing.T, cfg *rest.Config) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no test CRDs: %v", err)
 	}
-	var crds []*unstructured.Unstructured
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(data, &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		crds = append(crds, u)
-	}
-	if _, err := platformApplier(t, cfg, deploy.DryRunNone).Apply(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
-		_, err := platformApplier(t, cfg, deploy.DryRunNone).Clients.Mapper.RESTMapping(schema.GroupKind{Group: "elbv2.k8s.aws", Kind: "TargetGroupBinding"}, "v1beta1")
-		return err == nil, nil
-	})
-	if err != nil {
-		t.Fatalf("the TargetGroupBinding CRD is not served: %v", err)
-	}
+	installCRDs(ctx, t, cfg, files, schema.GroupVersionKind{Group: "elbv2.k8s.aws", Version: "v1beta1", Kind: "TargetGroupBinding"})
 }
 
 // Requirement (issue 14): before a cutover to EKS, every service's Kubernetes

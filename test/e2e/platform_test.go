@@ -439,9 +439,19 @@ func installESOCRDs(ctx context.Context, t *testing.T, cfg *rest.Config) {
 		t.Fatalf("locating the ESO module: %v", err)
 	}
 	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crds", "bases")
+	installCRDs(ctx, t, cfg, []string{filepath.Join(dir, "external-secrets.io_secretstores.yaml"), filepath.Join(dir, "external-secrets.io_externalsecrets.yaml")},
+		schema.GroupVersionKind{Group: "external-secrets.io", Version: "v1", Kind: "SecretStore"},
+		schema.GroupVersionKind{Group: "external-secrets.io", Version: "v1", Kind: "ExternalSecret"})
+}
+
+// installCRDs applies the CRDs in files and waits until the API server serves
+// each of kinds, as an apply sees it: through a fresh discovery-based mapper
+// (the aggregated discovery document lags behind the CRD's own group endpoint).
+func installCRDs(ctx context.Context, t *testing.T, cfg *rest.Config, files []string, kinds ...schema.GroupVersionKind) {
+	t.Helper()
 	var crds []*unstructured.Unstructured
-	for _, name := range []string{"external-secrets.io_secretstores.yaml", "external-secrets.io_externalsecrets.yaml"} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -454,18 +464,16 @@ func installESOCRDs(ctx context.Context, t *testing.T, cfg *rest.Config) {
 	if _, err := platformApplier(t, cfg, deploy.DryRunNone).Apply(ctx, crds); err != nil {
 		t.Fatal(err)
 	}
-	// Wait on what an apply uses: a fresh discovery-based mapper (the aggregated
-	// discovery document lags behind the CRD's own group endpoint).
-	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
 		mapper := platformApplier(t, cfg, deploy.DryRunNone).Clients.Mapper
-		for _, kind := range []string{"SecretStore", "ExternalSecret"} {
-			if _, err := mapper.RESTMapping(schema.GroupKind{Group: "external-secrets.io", Kind: kind}, "v1"); err != nil {
+		for _, k := range kinds {
+			if _, err := mapper.RESTMapping(k.GroupKind(), k.Version); err != nil {
 				return false, nil
 			}
 		}
 		return true, nil
 	})
 	if err != nil {
-		t.Fatalf("the ESO CRDs are not served: %v", err)
+		t.Fatalf("%v not served: %v", kinds, err)
 	}
 }
