@@ -33,7 +33,8 @@ func NewCmdRender(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 		Long: `Print the fully built manifests of one environment as YAML, exactly as
 deploy would apply them (with the same --image-tag and --image overrides,
 and the environment's settings stored in the cluster when it answers; else
-the embedded ones, as stderr says). Nothing is changed in the cluster.
+the embedded ones, as stderr says), in the order kubectl kustomize prints
+them: what others depend on first. Nothing is changed in the cluster.
 
 --monitoring prints the cluster-level log shipping (Fluent Bit to CloudWatch)
 instead, which is shared by all environments of a cluster, with --env's
