@@ -134,7 +134,7 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 			return results, fmt.Errorf("applying %s: %w", p, errors.Join(errs...))
 		}
 		if p == PhaseVolumes && a.DryRun == DryRunNone {
-			a.awaitPhase(ctx, volumesToAwait(results), "Available", "Bound")
+			a.awaitVolumes(ctx, volumesToAwait(results))
 		}
 	}
 	return results, nil

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,8 +14,8 @@ import (
 // 15 s by default), and its pods with it. The controller takes in new volumes
 // one by one, so claims are applied once each new volume has left phase Pending.
 const (
-	settleWait  = 10 * time.Second // then the release goes on; its wait reports a claim still unbound
-	settleCheck = 50 * time.Millisecond
+	volumeWait  = 10 * time.Second // then the release goes on; its wait reports a claim still unbound
+	volumeCheck = 50 * time.Millisecond
 )
 
 // volumesToAwait are the volumes among results that the volume controller has
@@ -37,16 +36,16 @@ func volumesToAwait(results []ApplyResult) []*unstructured.Unstructured {
 	return out
 }
 
-// awaitPhase polls objs until each is in one of phases, settleWait has passed
-// or ctx is done. It never fails the release: the wait that follows the apply
-// reports a claim that stays unbound, with its reason.
-func (a *Applier) awaitPhase(ctx context.Context, objs []*unstructured.Unstructured, phases ...string) {
-	if len(objs) == 0 {
+// awaitVolumes polls volumes until each is Available or Bound, volumeWait has
+// passed or ctx is done. It never fails the release: the wait that follows the
+// apply reports a claim that stays unbound, with its reason.
+func (a *Applier) awaitVolumes(ctx context.Context, volumes []*unstructured.Unstructured) {
+	if len(volumes) == 0 {
 		return
 	}
-	_ = wait.PollUntilContextTimeout(ctx, settleCheck, settleWait, false, func(ctx context.Context) (bool, error) {
-		for len(objs) > 0 {
-			o := objs[0]
+	_ = wait.PollUntilContextTimeout(ctx, volumeCheck, volumeWait, false, func(ctx context.Context) (bool, error) {
+		for len(volumes) > 0 {
+			o := volumes[0]
 			client, err := a.Clients.ResourceFor(o.GroupVersionKind(), o.GetNamespace())
 			if err != nil {
 				return false, err
@@ -55,10 +54,10 @@ func (a *Applier) awaitPhase(ctx context.Context, objs []*unstructured.Unstructu
 			if err != nil {
 				return false, nil
 			}
-			if phase, _, _ := unstructured.NestedString(live.Object, "status", "phase"); !slices.Contains(phases, phase) {
+			if phase, _, _ := unstructured.NestedString(live.Object, "status", "phase"); phase != "Available" && phase != "Bound" {
 				return false, nil
 			}
-			objs = objs[1:]
+			volumes = volumes[1:]
 		}
 		return true, nil
 	})
